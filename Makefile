@@ -1,0 +1,90 @@
+# uepoll: plain GNU make.  `make`, `make test`, `make demo`, `make install`.
+# Variants: make BUILD=asan (ASan+UBSan), make BUILD=tsan; each in build/$(BUILD).
+BUILD   ?= release
+PREFIX  ?= /usr/local
+CC      ?= cc
+B       := build/$(BUILD)
+VERSION := 0.1.0
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS_release := -O2 -g
+CFLAGS_asan    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+CFLAGS_tsan    := -O1 -g -fsanitize=thread
+ifeq ($(origin CFLAGS_$(BUILD)),undefined)
+$(error unknown BUILD=$(BUILD): use release, asan or tsan)
+endif
+SAN     := $(filter -fsanitize=%,$(CFLAGS_$(BUILD)))
+CFLAGS  := -std=gnu11 $(WARN) $(CFLAGS_$(BUILD)) -D_GNU_SOURCE -pthread
+LIBCFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -Iinclude -Isrc
+LDLIBS  := -pthread
+
+LIB_SRC  := $(wildcard src/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+CONF_SRC := $(wildcard tests/conf/*.c)
+HDRS     := $(wildcard include/*.h src/*.h tests/*.h tests/conf/*.h)
+
+.PHONY: all test test-unit test-kernel test-uepoll demo install clean format format-check
+all: $(B)/libuepoll.a $(B)/libuepoll.so $(B)/uepoll.pc
+
+$(B)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBCFLAGS) -c $< -o $@
+
+$(B)/libuepoll.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libuepoll.so: $(LIB_OBJ)
+	$(CC) -shared $(SAN) -Wl,-soname,libuepoll.so.0 -o $@ $^ $(LDLIBS)
+
+$(B)/uepoll.pc: uepoll.pc.in
+	@mkdir -p $(B)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# ---- tests -------------------------------------------------------------
+$(B)/t/unit: tests/runner.c $(UNIT_SRC) $(B)/libuepoll.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iinclude -Isrc -DTEST_TARGET='"unit"' -o $@ tests/runner.c $(UNIT_SRC) $(B)/libuepoll.a $(LDLIBS)
+
+$(B)/t/conf-kernel: tests/runner.c $(CONF_SRC) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iinclude -DTEST_TARGET='"kernel"' -o $@ tests/runner.c $(CONF_SRC) $(LDLIBS)
+
+$(B)/t/conf-uepoll: tests/runner.c $(CONF_SRC) $(B)/libuepoll.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iinclude -DCONF_UEPOLL -DTEST_TARGET='"uepoll"' -o $@ tests/runner.c $(CONF_SRC) $(B)/libuepoll.a $(LDLIBS)
+
+test-unit: $(B)/t/unit
+	@$(B)/t/unit | tee $(B)/t/unit.log
+test-kernel: $(B)/t/conf-kernel
+	@$(B)/t/conf-kernel | tee $(B)/t/kernel.log
+test-uepoll: $(B)/t/conf-uepoll
+	@$(B)/t/conf-uepoll | tee $(B)/t/uepoll.log
+
+# Runs all three (even when one fails), then prints the summed closing line.
+test: $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll
+	@tools/run-tests $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll
+
+# ---- demo, install -------------------------------------------------------
+$(B)/demo: examples/demo.c $(B)/libuepoll.a include/uepoll.h
+	$(CC) $(CFLAGS) -Iinclude -o $@ $< $(B)/libuepoll.a $(LDLIBS)
+demo: $(B)/demo
+	@$(B)/demo
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/uepoll.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(B)/libuepoll.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/libuepoll.so $(DESTDIR)$(PREFIX)/lib/libuepoll.so.0
+	ln -sf libuepoll.so.0 $(DESTDIR)$(PREFIX)/lib/libuepoll.so
+	install -m 644 $(B)/uepoll.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+FORMAT_FILES = $(wildcard include/*.h src/*.[ch] tests/*.[ch] tests/*/*.[ch] bench/*.[ch] examples/*.[ch])
+format:
+	clang-format -i $(FORMAT_FILES)
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf build

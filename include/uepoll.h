@@ -1,0 +1,141 @@
+/*
+ * uepoll: Linux epoll rebuilt as a userspace library.
+ *
+ * This is the only public header.  Every call has the signature of its libc
+ * counterpart and the same semantics; each returns -1 and sets errno on
+ * failure.  The types and flag values are the ones of <sys/epoll.h>,
+ * <poll.h> and <sys/eventfd.h>.
+ *
+ * Descriptors of in-process objects (epoll instances, pipes, eventfds, your
+ * own objects) are uepoll's own numbers, all >= UEPOLL_FD_BASE, so they can
+ * never collide with a kernel fd.  Calls that take a descriptor pass numbers
+ * below UEPOLL_FD_BASE to the kernel (read, write, close, dup, fcntl).
+ */
+#ifndef UEPOLL_H
+#define UEPOLL_H
+
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/types.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define UEPOLL_API __attribute__((visibility("default")))
+#else
+#define UEPOLL_API
+#endif
+
+/* First descriptor number of an in-process object (2^30). */
+#define UEPOLL_FD_BASE 0x40000000
+
+/* ---- epoll ------------------------------------------------------------ */
+UEPOLL_API int uepoll_create(int size);
+UEPOLL_API int uepoll_create1(int flags);
+UEPOLL_API int uepoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
+UEPOLL_API int uepoll_wait(int epfd, struct epoll_event *events, int maxevents,
+                           int timeout);
+UEPOLL_API int uepoll_pwait(int epfd, struct epoll_event *events, int maxevents,
+                            int timeout, const sigset_t *sigmask);
+UEPOLL_API int uepoll_pwait2(int epfd, struct epoll_event *events,
+                             int maxevents, const struct timespec *timeout,
+                             const sigset_t *sigmask);
+
+/* ---- objects ---------------------------------------------------------- */
+UEPOLL_API int uepoll_eventfd(unsigned int initval, int flags);
+UEPOLL_API int uepoll_pipe(int pipefd[2]);
+UEPOLL_API int uepoll_pipe2(int pipefd[2], int flags);
+
+/* ---- descriptors -------------------------------------------------------- */
+UEPOLL_API ssize_t uepoll_read(int fd, void *buf, size_t count);
+UEPOLL_API ssize_t uepoll_write(int fd, const void *buf, size_t count);
+UEPOLL_API int uepoll_close(int fd);
+UEPOLL_API int uepoll_dup(int oldfd);
+UEPOLL_API int uepoll_dup2(int oldfd, int newfd);
+UEPOLL_API int uepoll_dup3(int oldfd, int newfd, int flags);
+/* F_GETFL, F_SETFL (O_NONBLOCK), F_GETFD, F_SETFD, F_DUPFD, F_DUPFD_CLOEXEC. */
+UEPOLL_API int uepoll_fcntl(int fd, int cmd, ...);
+/* poll(2) over uepoll descriptors: O(n) per call, by design (see README). */
+UEPOLL_API int uepoll_poll(struct pollfd *fds, nfds_t nfds, int timeout);
+
+/* ---- your own pollable objects -------------------------------------------
+ *
+ * The file-operations contract (the kernel's struct file_operations, cut to
+ * what readiness needs).  All callbacks return a byte count or a negative
+ * errno value; they never block:
+ *
+ *   poll(file, pt)   Return the object's current mask (EPOLLIN, EPOLLOUT,
+ *                    EPOLLHUP, ...).  Before computing it, call
+ *                    uepoll_poll_wait(file, wq, pt) for every wait queue
+ *                    whose wake-ups can change that mask.  pt may be NULL
+ *                    (a re-check that hooks nothing); pass it on as is.
+ *   read, write      Transfer data without blocking: return -EAGAIN when the
+ *                    call would block.  For a blocking descriptor uepoll
+ *                    sleeps until poll() reports EPOLLIN (read) or EPOLLOUT
+ *                    (write) and calls again.  NULL means EINVAL.
+ *   release          The last reference is gone: free the object.  Every
+ *                    epoll registration of the file was removed before.
+ *
+ * Whenever the state behind the mask changes, call uepoll_wake_up(wq, key)
+ * with the events that became true (key 0 wakes everybody).  That call runs
+ * the epoll callbacks synchronously; do not hold a lock that poll() takes.
+ */
+struct uepoll_file;
+struct uepoll_wait_queue;
+struct uepoll_poll_table;
+
+struct uepoll_file_operations {
+	uint32_t (*poll)(struct uepoll_file *file, struct uepoll_poll_table *pt);
+	ssize_t (*read)(struct uepoll_file *file, void *buf, size_t count);
+	ssize_t (*write)(struct uepoll_file *file, const void *buf,
+	                 size_t count);
+	void (*release)(struct uepoll_file *file);
+};
+
+/* Install a new object; flags: O_NONBLOCK, O_CLOEXEC.  Returns its fd. */
+UEPOLL_API int uepoll_file_create(const struct uepoll_file_operations *fops,
+                                  void *private_data, int flags);
+UEPOLL_API void *uepoll_file_private(const struct uepoll_file *file);
+UEPOLL_API struct uepoll_wait_queue *uepoll_wait_queue_create(void);
+UEPOLL_API void uepoll_wait_queue_destroy(struct uepoll_wait_queue *wq);
+UEPOLL_API void uepoll_poll_wait(struct uepoll_file *file,
+                                 struct uepoll_wait_queue *wq,
+                                 struct uepoll_poll_table *pt);
+UEPOLL_API void uepoll_wake_up(struct uepoll_wait_queue *wq, uint32_t key);
+
+/* ---- observability and limits --------------------------------------------- */
+struct uepoll_stats {
+	uint64_t watches;   /* registrations in the interest set */
+	uint64_t ready;     /* items on the ready list now */
+	uint64_t waiters;   /* threads sleeping in uepoll_wait now */
+	uint64_t callbacks; /* ep_poll_callback runs that queued or woke */
+	uint64_t wakeups;   /* waiters woken */
+	uint64_t harvests;  /* ep_send_events runs */
+	uint64_t events;    /* events delivered */
+};
+UEPOLL_API int uepoll_stats(int epfd, struct uepoll_stats *stats);
+/*
+ * Write a text view of an instance into buf (NUL-terminated, truncated to
+ * len): one line per registration in the kernel's fdinfo format, then the
+ * ready list in order, then the counters.  Returns the length it needed.
+ */
+UEPOLL_API int uepoll_fdinfo(int epfd, char *buf, size_t len);
+
+enum uepoll_limit {
+	UEPOLL_LIMIT_WATCHES = 1, /* registrations in the process: ENOSPC */
+	UEPOLL_LIMIT_FILES = 2,   /* open uepoll descriptors: EMFILE */
+};
+UEPOLL_API long uepoll_getlimit(int which);
+UEPOLL_API int uepoll_setlimit(int which, long value);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UEPOLL_H */

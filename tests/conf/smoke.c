@@ -1,0 +1,19 @@
+/* Smoke test: the simplest round trip, on both targets. */
+#include "sys.h"
+
+TEST(smoke_eventfd_wait)
+{
+	int ep = sys_epoll_create1(0);
+	ASSERT_GE(ep, 0);
+	int efd = sys_eventfd(0, EFD_NONBLOCK);
+	ASSERT_GE(efd, 0);
+	ADD(ep, efd, EPOLLIN, 42);
+	struct epoll_event ev[4];
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 0);
+	write_u64(efd, 1);
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 1);
+	ASSERT_EQ_HEX(ev[0].events, EPOLLIN);
+	ASSERT_EQ(ev[0].data.u64, 42);
+	ASSERT_OK(sys_close(efd));
+	ASSERT_OK(sys_close(ep));
+}
