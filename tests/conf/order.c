@@ -457,3 +457,62 @@ TEST(order_nested_child_order_kept)
 	EXPECT_SEQ(outer, 4, 100);
 	EXPECT_SEQ(inner, 3, B, C, A);
 }
+
+TEST(order_same_file_registrations_woken_newest_first)
+{
+	int ep = mkep(), p[2];
+	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
+	int d1 = sys_dup(p[0]), d2 = sys_dup(p[0]);
+	ASSERT_GE(d1, 0);
+	ASSERT_GE(d2, 0);
+	ADD(ep, p[0], EPOLLIN, 1);
+	ADD(ep, d1, EPOLLIN, 2);
+	ADD(ep, d2, EPOLLIN, 3);
+	/* each registration hooks the file's wait queue at the head */
+	write_byte(p[1]);
+	EXPECT_SEQ(ep, 8, 3, 2, 1);
+	EXPECT_SEQ(ep, 1, 3);
+	EXPECT_SEQ(ep, 8, 2, 1, 3);
+	/* re-added: now the newest */
+	ASSERT_OK(sys_epoll_ctl(ep, EPOLL_CTL_DEL, p[0], NULL));
+	ADD(ep, p[0], EPOLLIN, 4);
+	drain(p[0]);
+	EXPECT_EMPTY(ep);
+	write_byte(p[1]);
+	EXPECT_SEQ(ep, 8, 4, 3, 2);
+}
+
+TEST(order_same_file_ready_at_add_follows_add_order)
+{
+	int ep = mkep(), p[2];
+	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
+	write_byte(p[1]);
+	int d1 = sys_dup(p[0]), d2 = sys_dup(p[0]);
+	ASSERT_GE(d1, 0);
+	ASSERT_GE(d2, 0);
+	ADD(ep, p[0], EPOLLIN, 1);
+	ADD(ep, d1, EPOLLIN, 2);
+	ADD(ep, d2, EPOLLIN, 3);
+	EXPECT_SEQ(ep, 8, 1, 2, 3);
+	drain(p[0]);
+	EXPECT_EMPTY(ep);
+	write_byte(p[1]);
+	EXPECT_SEQ(ep, 8, 3, 2, 1);
+}
+
+TEST(order_same_eventfd_et_items_newest_first)
+{
+	int ep = mkep();
+	int efd = sys_eventfd(0, EFD_NONBLOCK);
+	ASSERT_GE(efd, 0);
+	int d = sys_dup(efd);
+	ASSERT_GE(d, 0);
+	ADD(ep, efd, EPOLLIN | EPOLLET, 1);
+	ADD(ep, d, EPOLLIN | EPOLLET, 2);
+	write_u64(efd, 1);
+	EXPECT_SEQ(ep, 8, 2, 1);
+	EXPECT_EMPTY(ep);
+	MOD(ep, efd, EPOLLIN | EPOLLET, 1); /* ready at MOD: queued now */
+	write_u64(efd, 1);                  /* d queued behind it */
+	EXPECT_SEQ(ep, 8, 1, 2);
+}
