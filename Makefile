@@ -15,7 +15,7 @@ $(error unknown BUILD=$(BUILD): use release, asan or tsan)
 endif
 SAN     := $(filter -fsanitize=%,$(CFLAGS_$(BUILD)))
 CFLAGS  := -std=gnu11 $(WARN) $(CFLAGS_$(BUILD)) -D_GNU_SOURCE -pthread
-LIBCFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -Iinclude -Isrc
+LIBCFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -fno-semantic-interposition -Iinclude -Isrc
 LDLIBS  := -pthread
 
 LIB_SRC  := $(wildcard src/*.c)

@@ -1,0 +1,8 @@
+/* Constructors of the built-in objects; each returns -errno on failure. */
+#ifndef UEP_OBJECTS_H
+#define UEP_OBJECTS_H
+
+int uep_eventfd_create(unsigned int initval, int flags);
+int uep_pipe_create(int fds[2], int flags);
+
+#endif

@@ -1,0 +1,226 @@
+/* Mutexes, deadlines and the waiter: see sync.h. */
+#include "sync.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+void uep_mutex_init(struct uep_mutex *m)
+{
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	/* Critical sections are short: spin a little before sleeping. */
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+	pthread_mutex_init(&m->m, &a);
+	pthread_mutexattr_destroy(&a);
+}
+
+static void ts_now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+static void ts_add(struct timespec *ts, time_t sec, long nsec)
+{
+	ts->tv_sec += sec;
+	ts->tv_nsec += nsec;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+void uep_deadline_ms(struct uep_deadline *dl, int timeout_ms)
+{
+	if (timeout_ms == 0) {
+		dl->kind = UEP_DL_NOWAIT;
+		return;
+	}
+	if (timeout_ms < 0) {
+		dl->kind = UEP_DL_FOREVER;
+		return;
+	}
+	dl->kind = UEP_DL_AT;
+	ts_now(&dl->abs);
+	ts_add(&dl->abs, timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L);
+}
+
+void uep_deadline_ts(struct uep_deadline *dl, const struct timespec *rel)
+{
+	if (!rel) {
+		dl->kind = UEP_DL_FOREVER;
+		return;
+	}
+	if (rel->tv_sec == 0 && rel->tv_nsec == 0) {
+		dl->kind = UEP_DL_NOWAIT;
+		return;
+	}
+	dl->kind = UEP_DL_AT;
+	ts_now(&dl->abs);
+	/* Saturate: a timeout of centuries is "forever" for every purpose. */
+	if (rel->tv_sec > (time_t)1 << 40) {
+		dl->kind = UEP_DL_FOREVER;
+		return;
+	}
+	ts_add(&dl->abs, rel->tv_sec, rel->tv_nsec);
+}
+
+bool uep_deadline_passed(const struct uep_deadline *dl)
+{
+	struct timespec now;
+	if (dl->kind == UEP_DL_NOWAIT)
+		return true;
+	if (dl->kind == UEP_DL_FOREVER)
+		return false;
+	ts_now(&now);
+	return now.tv_sec > dl->abs.tv_sec ||
+	       (now.tv_sec == dl->abs.tv_sec && now.tv_nsec >= dl->abs.tv_nsec);
+}
+
+/* ---- the per-thread eventfd for sleeps that install a signal mask ---- */
+static pthread_key_t efd_key;
+static pthread_once_t efd_once = PTHREAD_ONCE_INIT;
+static __thread int tls_efd = -1;
+
+static void efd_destructor(void *p)
+{
+	int fd = (int)(intptr_t)p - 1;
+	if (fd >= 0)
+		close(fd);
+}
+
+static void efd_key_init(void)
+{
+	pthread_key_create(&efd_key, efd_destructor);
+}
+
+static int thread_efd(void)
+{
+	if (tls_efd < 0) {
+		pthread_once(&efd_once, efd_key_init);
+		tls_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (tls_efd >= 0)
+			pthread_setspecific(efd_key, (void *)(intptr_t)(tls_efd + 1));
+	}
+	return tls_efd;
+}
+
+void uep_waiter_init(struct uep_waiter *w, const sigset_t *sigmask)
+{
+	atomic_store_explicit(&w->state, UEP_WAITER_IDLE, memory_order_relaxed);
+	/* Without an eventfd (EMFILE) the mask is set around a futex sleep. */
+	w->efd = sigmask ? thread_efd() : -1;
+}
+
+static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val,
+                  const struct timespec *ts, uint32_t val3)
+{
+	return syscall(SYS_futex, (uint32_t *)uaddr, op, val, ts, NULL, val3);
+}
+
+void uep_waiter_wake(struct uep_waiter *w)
+{
+	int efd = w->efd; /* read before the sleeper may go */
+	uint32_t old = atomic_exchange_explicit(&w->state, UEP_WAITER_WOKEN,
+	                                        memory_order_acq_rel);
+	if (old != UEP_WAITER_SLEEPING)
+		return; /* not asleep yet: it will see WOKEN */
+	if (efd >= 0) {
+		uint64_t one = 1;
+		ssize_t r = write(efd, &one, sizeof(one));
+		(void)r; /* EAGAIN: the counter is already non-zero */
+	} else {
+		futex(&w->state, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
+	}
+}
+
+static int sleep_ppoll(struct uep_waiter *w, const struct uep_deadline *dl,
+                       const sigset_t *sigmask)
+{
+	struct timespec rel, *prel = NULL;
+	if (dl->kind == UEP_DL_AT) {
+		struct timespec now;
+		ts_now(&now);
+		rel.tv_sec = dl->abs.tv_sec - now.tv_sec;
+		rel.tv_nsec = dl->abs.tv_nsec - now.tv_nsec;
+		if (rel.tv_nsec < 0) {
+			rel.tv_sec--;
+			rel.tv_nsec += 1000000000L;
+		}
+		if (rel.tv_sec < 0)
+			return -ETIMEDOUT;
+		prel = &rel;
+	}
+	struct pollfd p = {.fd = w->efd, .events = POLLIN};
+	int r = ppoll(&p, 1, prel, sigmask);
+	if (r < 0)
+		return errno == EINTR ? -EINTR : 0;
+	if (r == 0)
+		return -ETIMEDOUT;
+	uint64_t v;
+	ssize_t n = read(w->efd, &v, sizeof(v));
+	(void)n;
+	return 0;
+}
+
+static int sleep_futex(struct uep_waiter *w, const struct uep_deadline *dl,
+                       bool restart)
+{
+	struct timespec far, *ts = NULL;
+	if (dl->kind == UEP_DL_AT) {
+		ts = (struct timespec *)&dl->abs;
+	} else if (!restart) {
+		/*
+		 * A futex wait without a timeout is restarted by the kernel
+		 * after an SA_RESTART handler; one with a timeout returns
+		 * EINTR.  epoll_wait never restarts, so "forever" is a
+		 * deadline a century away.
+		 */
+		ts_now(&far);
+		far.tv_sec += 100L * 365 * 24 * 3600;
+		ts = &far;
+	}
+	long r = futex(&w->state, FUTEX_WAIT_BITSET_PRIVATE, UEP_WAITER_SLEEPING,
+	               ts, FUTEX_BITSET_MATCH_ANY);
+	if (r == 0)
+		return 0;
+	if (errno == ETIMEDOUT)
+		return -ETIMEDOUT;
+	if (errno == EINTR)
+		return -EINTR;
+	return 0; /* EAGAIN: the word changed before we slept */
+}
+
+int uep_waiter_sleep(struct uep_waiter *w, const struct uep_deadline *dl,
+                     const sigset_t *sigmask, bool restart)
+{
+	if (dl->kind == UEP_DL_NOWAIT)
+		return -ETIMEDOUT;
+	uint32_t expect = UEP_WAITER_IDLE;
+	if (!atomic_compare_exchange_strong_explicit(
+	            &w->state, &expect, UEP_WAITER_SLEEPING,
+	            memory_order_acq_rel, memory_order_acquire))
+		return 0; /* already woken */
+	int r;
+	if (w->efd >= 0) {
+		r = sleep_ppoll(w, dl, sigmask);
+	} else if (sigmask) {
+		/* No eventfd to be had: a small window for a missed signal. */
+		sigset_t old;
+		pthread_sigmask(SIG_SETMASK, sigmask, &old);
+		r = sleep_futex(w, dl, restart);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	} else {
+		r = sleep_futex(w, dl, restart);
+	}
+	/* Back to IDLE unless a waker got there first (then it is WOKEN). */
+	expect = UEP_WAITER_SLEEPING;
+	atomic_compare_exchange_strong_explicit(&w->state, &expect,
+	                                        UEP_WAITER_IDLE,
+	                                        memory_order_acq_rel,
+	                                        memory_order_acquire);
+	return r;
+}

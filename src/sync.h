@@ -1,0 +1,101 @@
+/*
+ * Synchronisation primitives: a mutex wrapper, absolute deadlines on
+ * CLOCK_MONOTONIC, and the waiter: the one place a thread sleeps.
+ *
+ * A waiter is a state word that a waker flips to WOKEN.  The sleeper
+ * announces itself (SLEEPING) before it sleeps, so a wake that comes first
+ * costs no system call and a wake that comes later is never lost: the
+ * futex compares the word, and the ppoll path reads a per-thread eventfd
+ * that the waker writes (HARD-PARTS 1).  Sleeps are interruptible: a signal
+ * handler that runs makes them return -EINTR, as epoll_wait does even under
+ * SA_RESTART (HARD-PARTS 6).
+ */
+#ifndef UEP_SYNC_H
+#define UEP_SYNC_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "compiler.h"
+
+struct uep_mutex {
+	pthread_mutex_t m;
+};
+
+void uep_mutex_init(struct uep_mutex *m);
+
+static inline void uep_mutex_destroy(struct uep_mutex *m)
+{
+	pthread_mutex_destroy(&m->m);
+}
+
+static inline void uep_mutex_lock(struct uep_mutex *m)
+{
+	pthread_mutex_lock(&m->m);
+}
+
+static inline void uep_mutex_unlock(struct uep_mutex *m)
+{
+	pthread_mutex_unlock(&m->m);
+}
+
+/* ---- deadlines ---- */
+enum uep_deadline_kind {
+	UEP_DL_NOWAIT,  /* timeout 0: never sleep */
+	UEP_DL_FOREVER, /* negative timeout or NULL timespec */
+	UEP_DL_AT,      /* sleep until abs (CLOCK_MONOTONIC) */
+};
+
+struct uep_deadline {
+	enum uep_deadline_kind kind;
+	struct timespec abs;
+};
+
+void uep_deadline_ms(struct uep_deadline *dl, int timeout_ms);
+void uep_deadline_ts(struct uep_deadline *dl, const struct timespec *rel);
+/* True once an UEP_DL_AT deadline has passed; NOWAIT counts as passed. */
+bool uep_deadline_passed(const struct uep_deadline *dl);
+
+/* ---- the waiter ---- */
+enum { UEP_WAITER_IDLE = 0, UEP_WAITER_SLEEPING = 1, UEP_WAITER_WOKEN = 2 };
+
+struct uep_waiter {
+	_Atomic uint32_t state;
+	int efd; /* the sleeper's eventfd when it sleeps in ppoll, else -1 */
+};
+
+/*
+ * Prepare w for a sleep.  With a signal mask the sleep happens in ppoll()
+ * on the calling thread's eventfd, which installs the mask atomically with
+ * the sleep; without one it happens on a futex.
+ */
+void uep_waiter_init(struct uep_waiter *w, const sigset_t *sigmask);
+
+/* Wake w; called with the lock held that guards the structure holding w. */
+void uep_waiter_wake(struct uep_waiter *w);
+
+static inline bool uep_waiter_woken(struct uep_waiter *w)
+{
+	return atomic_load_explicit(&w->state, memory_order_acquire) ==
+	       UEP_WAITER_WOKEN;
+}
+
+/* Forget a wake-up before checking the condition again. */
+static inline void uep_waiter_reset(struct uep_waiter *w)
+{
+	atomic_store_explicit(&w->state, UEP_WAITER_IDLE, memory_order_relaxed);
+}
+
+/*
+ * Sleep until woken, the deadline passes or a signal handler runs.
+ * restart: let the kernel restart the sleep after an SA_RESTART handler
+ * (blocking read/write semantics) instead of returning -EINTR.
+ * Returns 0 (woken, or spuriously: re-check), -ETIMEDOUT or -EINTR.
+ */
+int uep_waiter_sleep(struct uep_waiter *w, const struct uep_deadline *dl,
+                     const sigset_t *sigmask, bool restart);
+
+#endif
