@@ -88,3 +88,6 @@ format-check:
 
 clean:
 	rm -rf build
+
+# Further parts of the tree bring their own rules (bench, stress, fuzz).
+-include $(wildcard bench/*.mk tests/*/*.mk)

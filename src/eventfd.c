@@ -58,7 +58,8 @@ static ssize_t efd_write(struct uepoll_file *f, const void *buf, size_t n)
 {
 	struct eventfd_ctx *ctx = f->private_data;
 	uint64_t v;
-	if (n < sizeof(uint64_t))
+	/* Unlike read, write wants exactly 8 bytes (since write_iter). */
+	if (n != sizeof(uint64_t))
 		return -EINVAL;
 	memcpy(&v, buf, sizeof(v));
 	if (v == UINT64_MAX)
