@@ -92,7 +92,8 @@ struct uepoll_wait_queue;
 struct uepoll_poll_table;
 
 struct uepoll_file_operations {
-	uint32_t (*poll)(struct uepoll_file *file, struct uepoll_poll_table *pt);
+	uint32_t (*poll)(struct uepoll_file *file,
+	                 struct uepoll_poll_table *pt);
 	ssize_t (*read)(struct uepoll_file *file, void *buf, size_t count);
 	ssize_t (*write)(struct uepoll_file *file, const void *buf,
 	                 size_t count);
@@ -110,7 +111,8 @@ UEPOLL_API void uepoll_poll_wait(struct uepoll_file *file,
                                  struct uepoll_poll_table *pt);
 UEPOLL_API void uepoll_wake_up(struct uepoll_wait_queue *wq, uint32_t key);
 
-/* ---- observability and limits --------------------------------------------- */
+/* ---- observability and limits ---------------------------------------------
+ */
 struct uepoll_stats {
 	uint64_t watches;   /* registrations in the interest set */
 	uint64_t ready;     /* items on the ready list now */
@@ -127,6 +129,28 @@ UEPOLL_API int uepoll_stats(int epfd, struct uepoll_stats *stats);
  * ready list in order, then the counters.  Returns the length it needed.
  */
 UEPOLL_API int uepoll_fdinfo(int epfd, char *buf, size_t len);
+
+/*
+ * Tracing: a hook called at each step of an event's way through the
+ * engine, in the thread and under the locks where the step happens (so it
+ * must be quick and must not call uepoll).  NULL turns tracing off.
+ */
+enum uepoll_trace_kind {
+	UEPOLL_TRACE_WAKE_UP = 1, /* a file's wait queue is woken (key) */
+	UEPOLL_TRACE_CALLBACK,    /* ep_poll_callback queued item fd */
+	UEPOLL_TRACE_WAKE_WAITER, /* ...and woke a thread in uepoll_wait */
+	UEPOLL_TRACE_SLEEP,       /* a thread sleeps in uepoll_wait */
+	UEPOLL_TRACE_WAKE,        /* ...and is awake again */
+	UEPOLL_TRACE_HARVEST,     /* ep_send_events returned count events */
+};
+struct uepoll_trace_event {
+	enum uepoll_trace_kind kind;
+	int fd;          /* the item's fd, or -1 */
+	uint32_t events; /* wake-up key, or the item's events */
+	int count;       /* HARVEST: events delivered */
+};
+typedef void (*uepoll_trace_fn)(const struct uepoll_trace_event *ev, void *arg);
+UEPOLL_API void uepoll_set_trace(uepoll_trace_fn fn, void *arg);
 
 enum uepoll_limit {
 	UEPOLL_LIMIT_WATCHES = 1, /* registrations in the process: ENOSPC */

@@ -53,7 +53,7 @@ UEPOLL_API int uepoll_create1(int flags)
 	if (!f)
 		return (int)ret_errno(-ENOMEM);
 	return (int)ret_errno(
-		uep_file_install(f, (flags & EPOLL_CLOEXEC) ? O_CLOEXEC : 0));
+	        uep_file_install(f, (flags & EPOLL_CLOEXEC) ? O_CLOEXEC : 0));
 }
 
 UEPOLL_API int uepoll_create(int size)
@@ -79,7 +79,8 @@ UEPOLL_API int uepoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 	struct uepoll_file *tf = uep_fget(fd);
 	if (!tf) {
 		/* Kernel descriptors join in a later capability (issue 4). */
-		r = (!uep_is_uepoll_fd(fd) && fd >= 0 && fcntl(fd, F_GETFD) >= 0)
+		r = (!uep_is_uepoll_fd(fd) && fd >= 0 &&
+		     fcntl(fd, F_GETFD) >= 0)
 		            ? -EPERM
 		            : -EBADF;
 		uep_file_put(epf);
@@ -115,7 +116,8 @@ UEPOLL_API int uepoll_wait(int epfd, struct epoll_event *events, int maxevents,
 {
 	struct uep_deadline dl;
 	uep_deadline_ms(&dl, timeout);
-	return (int)ret_errno(do_epoll_wait(epfd, events, maxevents, &dl, NULL));
+	return (int)ret_errno(
+	        do_epoll_wait(epfd, events, maxevents, &dl, NULL));
 }
 
 UEPOLL_API int uepoll_pwait(int epfd, struct epoll_event *events, int maxevents,
@@ -124,7 +126,7 @@ UEPOLL_API int uepoll_pwait(int epfd, struct epoll_event *events, int maxevents,
 	struct uep_deadline dl;
 	uep_deadline_ms(&dl, timeout);
 	return (int)ret_errno(
-		do_epoll_wait(epfd, events, maxevents, &dl, sigmask));
+	        do_epoll_wait(epfd, events, maxevents, &dl, sigmask));
 }
 
 static int timespec_check(const struct timespec *ts)
@@ -149,7 +151,7 @@ UEPOLL_API int uepoll_pwait2(int epfd, struct epoll_event *events,
 	}
 	uep_deadline_ts(&dl, timeout);
 	return (int)ret_errno(
-		do_epoll_wait(epfd, events, maxevents, &dl, sigmask));
+	        do_epoll_wait(epfd, events, maxevents, &dl, sigmask));
 }
 
 /* ---- objects ---- */

@@ -87,10 +87,10 @@ static void eventfd_release(struct uepoll_file *f)
 }
 
 static const struct uepoll_file_operations eventfd_fops = {
-	.poll = efd_poll,
-	.read = efd_read,
-	.write = efd_write,
-	.release = eventfd_release,
+        .poll = efd_poll,
+        .read = efd_read,
+        .write = efd_write,
+        .release = eventfd_release,
 };
 
 int uep_eventfd_create(unsigned int initval, int flags)
@@ -103,8 +103,8 @@ int uep_eventfd_create(unsigned int initval, int flags)
 	uep_wq_init(&ctx->wqh);
 	ctx->count = initval;
 	ctx->semaphore = flags & EFD_SEMAPHORE;
-	struct uepoll_file *f = uep_file_alloc(
-		&eventfd_fops, ctx, O_RDWR | (flags & EFD_NONBLOCK));
+	struct uepoll_file *f = uep_file_alloc(&eventfd_fops, ctx,
+	                                       O_RDWR | (flags & EFD_NONBLOCK));
 	if (!f) {
 		eventfd_release_ctx(ctx);
 		return -ENOMEM;

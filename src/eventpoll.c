@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "rbtree.h"
+#include "trace.h"
 
 #define EP_PRIVATE_BITS (EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE)
 #define EPOLLINOUT_BITS (EPOLLIN | EPOLLOUT)
@@ -72,13 +73,13 @@ struct uep_eventpoll;
 
 /* One registration: 128 bytes, like the kernel's epitem slab object. */
 struct uep_epitem {
-	struct uep_rb_node rbn;     /* in ep->rbr, under ep->mtx */
-	struct uep_list rdllink;    /* on rdllist or a txlist, ep->lock */
-	struct uep_epitem *next;    /* ovflist chain, under ep->lock */
-	struct uepoll_file *file;   /* the key: (file, fd) */
+	struct uep_rb_node rbn;   /* in ep->rbr, under ep->mtx */
+	struct uep_list rdllink;  /* on rdllist or a txlist, ep->lock */
+	struct uep_epitem *next;  /* ovflist chain, under ep->lock */
+	struct uepoll_file *file; /* the key: (file, fd) */
 	int fd;
-	uint32_t events;            /* written under mtx AND lock */
-	uint64_t data;              /* under ep->mtx */
+	uint32_t events; /* written under mtx AND lock */
+	uint64_t data;   /* under ep->mtx */
 	struct uep_eventpoll *ep;
 	struct uep_epitem *fnext;   /* in file->f_ep, under file->f_lock */
 	struct uep_wait_entry wait; /* hook on the first queue poll named */
@@ -97,15 +98,15 @@ struct uep_eppoll_entry {
 struct uep_eventpoll {
 	struct uep_mutex mtx;
 	struct uep_mutex lock;
-	struct uep_list rdllist;     /* under lock */
-	struct uep_epitem *ovflist;  /* under lock */
-	struct uep_list wq;          /* sleeping uepoll_wait()ers, under lock */
+	struct uep_list rdllist;    /* under lock */
+	struct uep_epitem *ovflist; /* under lock */
+	struct uep_list wq;         /* sleeping uepoll_wait()ers, under lock */
 	struct uepoll_wait_queue poll_wait; /* parents and pollers */
-	struct uep_rb_root rbr;      /* under mtx */
-	struct uep_list extra_hooks; /* under mtx */
+	struct uep_rb_root rbr;             /* under mtx */
+	struct uep_list extra_hooks;        /* under mtx */
 	struct uepoll_file *file;
-	_Atomic long refcount;       /* 1 for the file + 1 per item */
-	unsigned gen;                /* loop check marks, epnested_mutex */
+	_Atomic long refcount; /* 1 for the file + 1 per item */
+	unsigned gen;          /* loop check marks, epnested_mutex */
 	int loop_check_depth;
 	/* counters: under lock, except nwatches (mtx) */
 	uint64_t nwatches, callbacks, wakeups, harvests, delivered;
@@ -130,8 +131,8 @@ static uint32_t ep_eventpoll_poll(struct uepoll_file *file,
 static void ep_release(struct uepoll_file *file);
 
 const struct uepoll_file_operations uep_eventpoll_fops = {
-	.poll = ep_eventpoll_poll,
-	.release = ep_release,
+        .poll = ep_eventpoll_poll,
+        .release = ep_release,
 };
 
 /* ---- watch limit ---- */
@@ -141,7 +142,8 @@ long uep_ep_max_watches(void)
 	long m = atomic_load(&max_watches);
 	if (m == 0) {
 		/* The kernel's default: 4% of memory at ~208 bytes each. */
-		long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+		long pages = sysconf(_SC_PHYS_PAGES),
+		     psz = sysconf(_SC_PAGESIZE);
 		m = pages > 0 && psz > 0 ? pages / 25 * psz / 208 : 1L << 22;
 		long zero = 0;
 		if (!atomic_compare_exchange_strong(&max_watches, &zero, m))
@@ -177,8 +179,9 @@ static void ep_wake_one_locked(struct uep_eventpoll *ep)
 	if (uep_list_empty(&ep->wq))
 		return;
 	struct uep_wait_entry *e =
-		uep_list_entry(ep->wq.next, struct uep_wait_entry, link);
+	        uep_list_entry(ep->wq.next, struct uep_wait_entry, link);
 	ep->wakeups++;
+	uep_trace(UEPOLL_TRACE_WAKE_WAITER, -1, 0, 0);
 	e->func(e, 0);
 }
 
@@ -219,7 +222,7 @@ static struct uep_epitem *ep_find(struct uep_eventpoll *ep,
 	struct uep_rb_node *n = ep->rbr.node;
 	while (n) {
 		struct uep_epitem *epi =
-			uep_container_of(n, struct uep_epitem, rbn);
+		        uep_container_of(n, struct uep_epitem, rbn);
 		int c = ep_cmp(file, fd, epi->file, epi->fd);
 		if (c == 0)
 			return epi;
@@ -234,7 +237,7 @@ static void ep_rbtree_insert(struct uep_eventpoll *ep, struct uep_epitem *epi)
 	while (*p) {
 		parent = *p;
 		struct uep_epitem *cur =
-			uep_container_of(parent, struct uep_epitem, rbn);
+		        uep_container_of(parent, struct uep_epitem, rbn);
 		p = ep_cmp(epi->file, epi->fd, cur->file, cur->fd) < 0
 		            ? &parent->left
 		            : &parent->right;
@@ -247,15 +250,15 @@ static void ep_rbtree_insert(struct uep_eventpoll *ep, struct uep_epitem *epi)
 
 static int ep_wait_cb_embedded(struct uep_wait_entry *wait, uint32_t key)
 {
-	return ep_poll_callback(
-		uep_container_of(wait, struct uep_epitem, wait), key);
+	return ep_poll_callback(uep_container_of(wait, struct uep_epitem, wait),
+	                        key);
 }
 
 static int ep_wait_cb_extra(struct uep_wait_entry *wait, uint32_t key)
 {
 	return ep_poll_callback(
-		uep_container_of(wait, struct uep_eppoll_entry, wait)->epi,
-		key);
+	        uep_container_of(wait, struct uep_eppoll_entry, wait)->epi,
+	        key);
 }
 
 struct ep_pqueue {
@@ -310,7 +313,7 @@ static void ep_unregister_pollwait(struct uep_eventpoll *ep,
 	uep_list_for_each_safe(pos, tmp, &ep->extra_hooks)
 	{
 		struct uep_eppoll_entry *pwq =
-			uep_list_entry(pos, struct uep_eppoll_entry, link);
+		        uep_list_entry(pos, struct uep_eppoll_entry, link);
 		if (pwq->epi != epi)
 			continue;
 		uep_wq_del(pwq->whead, &pwq->wait);
@@ -350,6 +353,7 @@ static int ep_poll_callback(struct uep_epitem *epi, uint32_t key)
 		uep_list_add_tail(&epi->rdllink, &ep->rdllist);
 	}
 	ep->callbacks++;
+	uep_trace(UEPOLL_TRACE_CALLBACK, epi->fd, key, 0);
 	if (!uep_list_empty(&ep->wq)) {
 		/*
 		 * An exclusive item uses up the file's one exclusive wake-up
@@ -446,7 +450,7 @@ static uint32_t ep_eventpoll_poll(struct uepoll_file *file,
 	uep_list_for_each_safe(pos, tmp, &txlist)
 	{
 		struct uep_epitem *epi =
-			uep_list_entry(pos, struct uep_epitem, rdllink);
+		        uep_list_entry(pos, struct uep_epitem, rdllink);
 		if (ep_item_poll(epi, NULL)) {
 			res = EPOLLIN | EPOLLRDNORM;
 			break;
@@ -528,8 +532,8 @@ static void ep_queue_if_ready(struct uep_eventpoll *ep, struct uep_epitem *epi,
 static int ep_insert(struct uep_eventpoll *ep, const struct epoll_event *event,
                      struct uepoll_file *tfile, int fd)
 {
-	long n = atomic_fetch_add_explicit(&nr_watches, 1,
-	                                   memory_order_relaxed);
+	long n =
+	        atomic_fetch_add_explicit(&nr_watches, 1, memory_order_relaxed);
 	if (n >= uep_ep_max_watches()) {
 		atomic_fetch_sub_explicit(&nr_watches, 1, memory_order_relaxed);
 		return -ENOSPC;
@@ -595,7 +599,7 @@ static int ep_loop_check_proc(struct uep_eventpoll *ep, int depth)
 	for (struct uep_rb_node *n = uep_rb_first(&ep->rbr); n;
 	     n = uep_rb_next(n)) {
 		struct uep_epitem *epi =
-			uep_container_of(n, struct uep_epitem, rbn);
+		        uep_container_of(n, struct uep_epitem, rbn);
 		if (!uep_is_file_epoll(epi->file))
 			continue;
 		struct uep_eventpoll *child = epi->file->private_data;
@@ -772,7 +776,7 @@ static int ep_send_events(struct uep_eventpoll *ep, struct epoll_event *events,
 	uep_list_for_each_safe(pos, tmp, &txlist)
 	{
 		struct uep_epitem *epi =
-			uep_list_entry(pos, struct uep_epitem, rdllink);
+		        uep_list_entry(pos, struct uep_epitem, rdllink);
 		if (res >= maxevents)
 			break;
 		uep_list_del_init(&epi->rdllink);
@@ -802,6 +806,7 @@ static int ep_send_events(struct uep_eventpoll *ep, struct epoll_event *events,
 	if (res > 0)
 		ep->delivered += (uint64_t)res;
 	uep_mutex_unlock(&ep->lock);
+	uep_trace(UEPOLL_TRACE_HARVEST, -1, 0, res);
 	uep_mutex_unlock(&ep->mtx);
 	return res;
 }
@@ -856,7 +861,9 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 		if (eavail)
 			continue;
 
+		uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
 		int r = uep_waiter_sleep(&w.w, dl, sigmask, false);
+		uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
 		if (r == -ETIMEDOUT)
 			timed_out = true;
 		else if (r == -EINTR)
@@ -909,7 +916,7 @@ static void ep_release(struct uepoll_file *file)
 	/* First unhook everything, so no callback runs during the frees. */
 	for (n = uep_rb_first(&ep->rbr); n; n = uep_rb_next(n))
 		ep_unregister_pollwait(
-			ep, uep_container_of(n, struct uep_epitem, rbn));
+		        ep, uep_container_of(n, struct uep_epitem, rbn));
 	for (n = uep_rb_first(&ep->rbr); n; n = next) {
 		next = uep_rb_next(n);
 		/* Items whose file is being released are left to that side. */
@@ -952,7 +959,7 @@ struct outbuf {
 };
 
 static void out(struct outbuf *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 static void out(struct outbuf *o, const char *fmt, ...)
 {
@@ -979,8 +986,9 @@ int uep_ep_fdinfo(struct uepoll_file *epf, char *buf, size_t len)
 	for (struct uep_rb_node *n = uep_rb_first(&ep->rbr); n;
 	     n = uep_rb_next(n)) {
 		struct uep_epitem *epi =
-			uep_container_of(n, struct uep_epitem, rbn);
-		out(&o, "tfd: %8d events: %8x data: %16llx  pos:0 ino:0 sdev:0\n",
+		        uep_container_of(n, struct uep_epitem, rbn);
+		out(&o,
+		    "tfd: %8d events: %8x data: %16llx  pos:0 ino:0 sdev:0\n",
 		    epi->fd, epi->events, (unsigned long long)epi->data);
 	}
 	uep_mutex_lock(&ep->lock);
@@ -990,11 +998,11 @@ int uep_ep_fdinfo(struct uepoll_file *epf, char *buf, size_t len)
 		out(&o, " %d",
 		    uep_list_entry(pos, struct uep_epitem, rdllink)->fd);
 	}
-	out(&o, "\nwatches: %llu callbacks: %llu wakeups: %llu harvests: %llu "
-	        "events: %llu\n",
-	    (unsigned long long)ep->nwatches,
-	    (unsigned long long)ep->callbacks, (unsigned long long)ep->wakeups,
-	    (unsigned long long)ep->harvests,
+	out(&o,
+	    "\nwatches: %llu callbacks: %llu wakeups: %llu harvests: %llu "
+	    "events: %llu\n",
+	    (unsigned long long)ep->nwatches, (unsigned long long)ep->callbacks,
+	    (unsigned long long)ep->wakeups, (unsigned long long)ep->harvests,
 	    (unsigned long long)ep->delivered);
 	uep_mutex_unlock(&ep->lock);
 	uep_mutex_unlock(&ep->mtx);

@@ -27,7 +27,8 @@ struct uepoll_file *uep_ep_create(void);
 int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
                struct epoll_event *ev);
 
-/* epoll_wait after lookup and argument checks (not-an-epoll is checked here). */
+/* epoll_wait after lookup and argument checks (not-an-epoll is checked here).
+ */
 int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
                 int maxevents, const struct uep_deadline *dl,
                 const sigset_t *sigmask);

@@ -23,7 +23,7 @@ static uint64_t full_bits[UEP_FD_CAPACITY / WORD_BITS / WORD_BITS];
 static long fd_limit = UEP_FD_CAPACITY; /* under table_lock */
 
 static pthread_mutex_t stripes[UEP_FD_STRIPES] = {
-	[0 ... UEP_FD_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER};
+        [0 ... UEP_FD_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER};
 
 static pthread_mutex_t *stripe_of(unsigned idx)
 {
@@ -95,7 +95,8 @@ static long find_free(unsigned long from)
 	}
 	return -1;
 found:;
-	unsigned long idx = w * WORD_BITS + (unsigned)__builtin_ctzll(free_bits);
+	unsigned long idx =
+	        w * WORD_BITS + (unsigned)__builtin_ctzll(free_bits);
 	return idx < limit ? (long)idx : -1;
 }
 

@@ -40,7 +40,8 @@ struct uepoll_file *uep_file_alloc(const struct uepoll_file_operations *fops,
 
 void uep_file_put(struct uepoll_file *f)
 {
-	if (atomic_fetch_sub_explicit(&f->f_count, 1, memory_order_acq_rel) != 1)
+	if (atomic_fetch_sub_explicit(&f->f_count, 1, memory_order_acq_rel) !=
+	    1)
 		return;
 	/* The last reference: first every epoll registration goes. */
 	uep_eventpoll_release_file(f);
@@ -109,7 +110,8 @@ ssize_t uep_file_write(struct uepoll_file *f, const void *buf, size_t count)
 				continue;
 			r = w;
 		}
-		/* A blocking write interrupted part-way returns what it wrote. */
+		/* A blocking write interrupted part-way returns what it wrote.
+		 */
 		return done ? (ssize_t)done : r;
 	}
 }
@@ -123,8 +125,8 @@ UEPOLL_API int uepoll_file_create(const struct uepoll_file_operations *fops,
 		errno = EINVAL;
 		return -1;
 	}
-	struct uepoll_file *f =
-		uep_file_alloc(fops, private_data, O_RDWR | (flags & O_NONBLOCK));
+	struct uepoll_file *f = uep_file_alloc(fops, private_data,
+	                                       O_RDWR | (flags & O_NONBLOCK));
 	if (!f) {
 		errno = ENOMEM;
 		return -1;

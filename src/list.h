@@ -12,7 +12,10 @@ struct uep_list {
 #define uep_container_of(ptr, type, member)                                    \
 	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
-#define UEP_LIST_INIT(name) { &(name), &(name) }
+#define UEP_LIST_INIT(name)                                                    \
+	{                                                                      \
+		&(name), &(name)                                               \
+	}
 
 static inline void uep_list_init(struct uep_list *h)
 {

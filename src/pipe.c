@@ -154,7 +154,7 @@ static ssize_t pipe_write(struct uepoll_file *f, const void *buf, size_t n)
 			chunk = PIPE_PAGE;
 		memcpy(page, src + ret, chunk);
 		p->slots[p->head % PIPE_SLOTS] =
-			(struct pipe_slot){page, 0, (uint32_t)chunk};
+		        (struct pipe_slot){page, 0, (uint32_t)chunk};
 		p->head++;
 		ret += (ssize_t)chunk;
 	}
@@ -198,10 +198,10 @@ static void pipe_release(struct uepoll_file *f)
 }
 
 static const struct uepoll_file_operations pipe_fops = {
-	.poll = pipe_poll,
-	.read = pipe_read,
-	.write = pipe_write,
-	.release = pipe_release,
+        .poll = pipe_poll,
+        .read = pipe_read,
+        .write = pipe_write,
+        .release = pipe_release,
 };
 
 int uep_pipe_create(int fds[2], int flags)
@@ -217,8 +217,8 @@ int uep_pipe_create(int fds[2], int flags)
 	p->readers = p->writers = 1;
 	int nb = flags & O_NONBLOCK;
 	struct uepoll_file *r = uep_file_alloc(&pipe_fops, p, O_RDONLY | nb);
-	struct uepoll_file *w = r ? uep_file_alloc(&pipe_fops, p, O_WRONLY | nb)
-	                          : NULL;
+	struct uepoll_file *w =
+	        r ? uep_file_alloc(&pipe_fops, p, O_WRONLY | nb) : NULL;
 	if (!w) {
 		if (r) {
 			uep_mutex_destroy(&r->f_lock);

@@ -11,7 +11,8 @@
 #include <stdint.h>
 
 struct uep_rb_node {
-	uintptr_t parent_color; /* parent pointer | colour in bit 0 (1 = black) */
+	uintptr_t
+	        parent_color; /* parent pointer | colour in bit 0 (1 = black) */
 	struct uep_rb_node *left, *right;
 };
 

@@ -65,7 +65,8 @@ static struct poll_entry *entry_alloc(struct poll_wqueues *pwq)
 static void pollwait(struct uepoll_file *file, struct uepoll_wait_queue *wq,
                      struct uepoll_poll_table *pt)
 {
-	struct poll_wqueues *pwq = uep_container_of(pt, struct poll_wqueues, pt);
+	struct poll_wqueues *pwq =
+	        uep_container_of(pt, struct poll_wqueues, pt);
 	(void)file;
 	struct poll_entry *e = entry_alloc(pwq);
 	if (!e) {
@@ -143,7 +144,8 @@ int uep_do_poll(struct pollfd *fds, nfds_t nfds, const struct uep_deadline *dl,
 			fds[i].revents = (short)mask;
 			if (mask) {
 				count++;
-				pt = NULL; /* one ready is enough: hook no more */
+				pt = NULL; /* one ready is enough: hook no more
+				            */
 			}
 		}
 		pt = NULL;

@@ -45,7 +45,8 @@ void uep_deadline_ms(struct uep_deadline *dl, int timeout_ms)
 	}
 	dl->kind = UEP_DL_AT;
 	ts_now(&dl->abs);
-	ts_add(&dl->abs, timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L);
+	ts_add(&dl->abs, timeout_ms / 1000,
+	       (long)(timeout_ms % 1000) * 1000000L);
 }
 
 void uep_deadline_ts(struct uep_deadline *dl, const struct timespec *rel)
@@ -103,7 +104,8 @@ static int thread_efd(void)
 		pthread_once(&efd_once, efd_key_init);
 		tls_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (tls_efd >= 0)
-			pthread_setspecific(efd_key, (void *)(intptr_t)(tls_efd + 1));
+			pthread_setspecific(efd_key,
+			                    (void *)(intptr_t)(tls_efd + 1));
 	}
 	return tls_efd;
 }
@@ -183,8 +185,8 @@ static int sleep_futex(struct uep_waiter *w, const struct uep_deadline *dl,
 		far.tv_sec += 100L * 365 * 24 * 3600;
 		ts = &far;
 	}
-	long r = futex(&w->state, FUTEX_WAIT_BITSET_PRIVATE, UEP_WAITER_SLEEPING,
-	               ts, FUTEX_BITSET_MATCH_ANY);
+	long r = futex(&w->state, FUTEX_WAIT_BITSET_PRIVATE,
+	               UEP_WAITER_SLEEPING, ts, FUTEX_BITSET_MATCH_ANY);
 	if (r == 0)
 		return 0;
 	if (errno == ETIMEDOUT)
@@ -218,9 +220,8 @@ int uep_waiter_sleep(struct uep_waiter *w, const struct uep_deadline *dl,
 	}
 	/* Back to IDLE unless a waker got there first (then it is WOKEN). */
 	expect = UEP_WAITER_SLEEPING;
-	atomic_compare_exchange_strong_explicit(&w->state, &expect,
-	                                        UEP_WAITER_IDLE,
-	                                        memory_order_acq_rel,
-	                                        memory_order_acquire);
+	atomic_compare_exchange_strong_explicit(
+	        &w->state, &expect, UEP_WAITER_IDLE, memory_order_acq_rel,
+	        memory_order_acquire);
 	return r;
 }

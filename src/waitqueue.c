@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include "trace.h"
 #include "uepoll.h"
 
 void uep_wq_init(struct uepoll_wait_queue *wq)
@@ -24,10 +25,10 @@ void uep_wq_add_locked(struct uepoll_wait_queue *wq, struct uep_wait_entry *e)
 		uep_list_add_tail(&e->link, &wq->head);
 	else
 		uep_list_add(&e->link, &wq->head);
-	atomic_store_explicit(&wq->nr, atomic_load_explicit(&wq->nr,
-	                                                    memory_order_relaxed) +
-	                                       1,
-	                      memory_order_release);
+	atomic_store_explicit(
+	        &wq->nr,
+	        atomic_load_explicit(&wq->nr, memory_order_relaxed) + 1,
+	        memory_order_release);
 }
 
 void uep_wq_del_locked(struct uepoll_wait_queue *wq, struct uep_wait_entry *e)
@@ -35,21 +36,22 @@ void uep_wq_del_locked(struct uepoll_wait_queue *wq, struct uep_wait_entry *e)
 	if (!uep_list_linked(&e->link))
 		return;
 	uep_list_del_init(&e->link);
-	atomic_store_explicit(&wq->nr, atomic_load_explicit(&wq->nr,
-	                                                    memory_order_relaxed) -
-	                                       1,
-	                      memory_order_release);
+	atomic_store_explicit(
+	        &wq->nr,
+	        atomic_load_explicit(&wq->nr, memory_order_relaxed) - 1,
+	        memory_order_release);
 }
 
 void uep_wake_up_locked(struct uepoll_wait_queue *wq, uint32_t key,
                         int nr_exclusive)
 {
 	struct uep_list *pos, *tmp;
+	uep_trace(UEPOLL_TRACE_WAKE_UP, -1, key, 0);
 	/* A callback may unlink its own entry (never another one). */
 	uep_list_for_each_safe(pos, tmp, &wq->head)
 	{
 		struct uep_wait_entry *e =
-			uep_list_entry(pos, struct uep_wait_entry, link);
+		        uep_list_entry(pos, struct uep_wait_entry, link);
 		uint32_t flags = e->flags;
 		int ret = e->func(e, key);
 		if (ret && (flags & UEP_WQ_EXCLUSIVE) && !--nr_exclusive)
@@ -117,4 +119,15 @@ UEPOLL_API void uepoll_wake_up(struct uepoll_wait_queue *wq, uint32_t key)
 {
 	if (wq)
 		uep_wake_up(wq, key);
+}
+
+/* ---- tracing ---- */
+
+_Atomic(uepoll_trace_fn) uep_trace_fn;
+void *_Atomic uep_trace_arg;
+
+UEPOLL_API void uepoll_set_trace(uepoll_trace_fn fn, void *arg)
+{
+	atomic_store(&uep_trace_arg, arg);
+	atomic_store(&uep_trace_fn, fn);
 }

@@ -25,8 +25,8 @@ typedef int (*uep_wait_func)(struct uep_wait_entry *entry, uint32_t key);
 struct uep_wait_entry {
 	struct uep_list link; /* in the queue, under its lock */
 	uep_wait_func func;
-	uint32_t flags;       /* UEP_WQ_EXCLUSIVE */
-	uint32_t owner_bits;  /* free for the entry's owner */
+	uint32_t flags;      /* UEP_WQ_EXCLUSIVE */
+	uint32_t owner_bits; /* free for the entry's owner */
 };
 
 struct uepoll_wait_queue {
