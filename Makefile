@@ -27,16 +27,20 @@ HDRS     := $(wildcard include/*.h src/*.h tests/*.h tests/conf/*.h)
 .PHONY: all test test-unit test-kernel test-uepoll demo install clean format format-check
 all: $(B)/libuepoll.a $(B)/libuepoll.so $(B)/uepoll.pc
 
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
+
 $(B)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBCFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(LIBCFLAGS) -c $< -o $@
 
 $(B)/libuepoll.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(B)/libuepoll.so: $(LIB_OBJ)
-	$(CC) -shared $(SAN) -Wl,-soname,libuepoll.so.0 -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) -shared $(SAN) -Wl,-soname,libuepoll.so.0 -o $@ $^ $(LDLIBS)
 
 $(B)/uepoll.pc: uepoll.pc.in
 	@mkdir -p $(B)
@@ -45,15 +49,18 @@ $(B)/uepoll.pc: uepoll.pc.in
 # ---- tests -------------------------------------------------------------
 $(B)/t/unit: tests/runner.c $(UNIT_SRC) $(B)/libuepoll.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iinclude -Isrc -DTEST_TARGET='"unit"' -o $@ tests/runner.c $(UNIT_SRC) $(B)/libuepoll.a $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -Iinclude -Isrc -DTEST_TARGET='"unit"' -o $@ tests/runner.c $(UNIT_SRC) $(B)/libuepoll.a $(LDLIBS)
 
 $(B)/t/conf-kernel: tests/runner.c $(CONF_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iinclude -DTEST_TARGET='"kernel"' -o $@ tests/runner.c $(CONF_SRC) $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -Iinclude -DTEST_TARGET='"kernel"' -o $@ tests/runner.c $(CONF_SRC) $(LDLIBS)
 
 $(B)/t/conf-uepoll: tests/runner.c $(CONF_SRC) $(B)/libuepoll.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iinclude -DCONF_UEPOLL -DTEST_TARGET='"uepoll"' -o $@ tests/runner.c $(CONF_SRC) $(B)/libuepoll.a $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -Iinclude -DCONF_UEPOLL -DTEST_TARGET='"uepoll"' -o $@ tests/runner.c $(CONF_SRC) $(B)/libuepoll.a $(LDLIBS)
 
 test-unit: $(B)/t/unit
 	@$(B)/t/unit | tee $(B)/t/unit.log
@@ -68,7 +75,7 @@ test: $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll
 
 # ---- demo, install -------------------------------------------------------
 $(B)/demo: examples/demo.c $(B)/libuepoll.a include/uepoll.h
-	$(CC) $(CFLAGS) -Iinclude -o $@ $< $(B)/libuepoll.a $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -Iinclude -o $@ $< $(B)/libuepoll.a $(LDLIBS)
 demo: $(B)/demo
 	@$(B)/demo
 
