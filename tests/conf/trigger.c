@@ -98,12 +98,11 @@ static void read_n(int fd, size_t n)
 static int fdinfo_events(int ep, int tfd, uint32_t *events)
 {
 	static char buf[65536];
-	size_t len = 0;
 #if SYS_IS_UEPOLL
 	int r = uepoll_fdinfo(ep, buf, sizeof(buf));
 	ASSERT_GE(r, 0);
-	len = strlen(buf);
 #else
+	size_t len;
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", ep);
 	FILE *f = fopen(path, "r");
