@@ -413,12 +413,17 @@ static void ep_start_scan(struct uep_eventpoll *ep, struct uep_list *txlist)
 /*
  * End a scan: the ready list becomes [unconsumed txlist] [arrived during
  * the scan, in order] [level-triggered re-queued] = round robin.  mtx held.
+ * delivered >= 0 counts a harvest that delivered that many events.
  */
 static void ep_done_scan(struct uep_eventpoll *ep, struct uep_list *txlist,
-                         struct uep_list *requeue)
+                         struct uep_list *requeue, int delivered)
 {
 	struct uep_epitem *epi, *nepi;
 	uep_mutex_lock(&ep->lock);
+	if (delivered >= 0) {
+		ep->harvests++;
+		ep->delivered += (uint64_t)delivered;
+	}
 	/* ovflist is LIFO: adding each at the head restores arrival order. */
 	for (nepi = ep->ovflist; (epi = nepi) != NULL;
 	     nepi = epi->next, epi->next = EP_UNACTIVE_PTR) {
@@ -458,7 +463,7 @@ static uint32_t ep_eventpoll_poll(struct uepoll_file *file,
 		/* Queued by a callback but not ready after all: drop it. */
 		uep_list_del_init(&epi->rdllink);
 	}
-	ep_done_scan(ep, &txlist, &none);
+	ep_done_scan(ep, &txlist, &none, -1);
 	uep_mutex_unlock(&ep->mtx);
 	return res;
 }
@@ -800,12 +805,7 @@ static int ep_send_events(struct uep_eventpoll *ep, struct epoll_event *events,
 			uep_list_add_tail(&epi->rdllink, &requeue);
 		}
 	}
-	ep_done_scan(ep, &txlist, &requeue);
-	uep_mutex_lock(&ep->lock);
-	ep->harvests++;
-	if (res > 0)
-		ep->delivered += (uint64_t)res;
-	uep_mutex_unlock(&ep->lock);
+	ep_done_scan(ep, &txlist, &requeue, res > 0 ? res : 0);
 	uep_trace(UEPOLL_TRACE_HARVEST, -1, 0, res);
 	uep_mutex_unlock(&ep->mtx);
 	return res;
