@@ -53,6 +53,22 @@ UEPOLL_API int uepoll_eventfd(unsigned int initval, int flags);
 UEPOLL_API int uepoll_pipe(int pipefd[2]);
 UEPOLL_API int uepoll_pipe2(int pipefd[2], int flags);
 
+/* ---- timers ------------------------------------------------------------
+ * timerfd as in <sys/timerfd.h>: CLOCK_MONOTONIC, CLOCK_REALTIME,
+ * CLOCK_BOOTTIME; TFD_NONBLOCK, TFD_CLOEXEC; TFD_TIMER_ABSTIME.  Read the
+ * u64 expiration count with uepoll_read().  Expirations are driven by one
+ * service thread, started by the first armed timer, asleep with no timeout
+ * while none is armed.  Absolute REALTIME/BOOTTIME times are converted to
+ * CLOCK_MONOTONIC when armed: later clock jumps are not followed, and
+ * TFD_TIMER_CANCEL_ON_SET never cancels.
+ */
+#include <sys/timerfd.h>
+UEPOLL_API int uepoll_timerfd_create(int clockid, int flags);
+UEPOLL_API int uepoll_timerfd_settime(int fd, int flags,
+                                      const struct itimerspec *new_value,
+                                      struct itimerspec *old_value);
+UEPOLL_API int uepoll_timerfd_gettime(int fd, struct itimerspec *curr_value);
+
 /* ---- descriptors -------------------------------------------------------- */
 UEPOLL_API ssize_t uepoll_read(int fd, void *buf, size_t count);
 UEPOLL_API ssize_t uepoll_write(int fd, const void *buf, size_t count);

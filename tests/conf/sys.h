@@ -158,4 +158,21 @@ static inline void sleep_ms(int ms)
 		;
 }
 
+/* ---- timerfd ---- */
+#include <sys/timerfd.h>
+static inline int sys_timerfd_create(int clockid, int flags)
+{
+	return SYS_(timerfd_create, uepoll_timerfd_create)(clockid, flags);
+}
+static inline int sys_timerfd_settime(int fd, int flags,
+                                      const struct itimerspec *nv,
+                                      struct itimerspec *ov)
+{
+	return SYS_(timerfd_settime, uepoll_timerfd_settime)(fd, flags, nv, ov);
+}
+static inline int sys_timerfd_gettime(int fd, struct itimerspec *cur)
+{
+	return SYS_(timerfd_gettime, uepoll_timerfd_gettime)(fd, cur);
+}
+
 #endif
