@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -52,6 +53,50 @@ UEPOLL_API int uepoll_pwait2(int epfd, struct epoll_event *events,
 UEPOLL_API int uepoll_eventfd(unsigned int initval, int flags);
 UEPOLL_API int uepoll_pipe(int pipefd[2]);
 UEPOLL_API int uepoll_pipe2(int pipefd[2], int flags);
+
+/* ---- sockets --------------------------------------------------------------
+ *
+ * In-process sockets with AF_UNIX semantics (SOCK_STREAM, SOCK_DGRAM,
+ * SOCK_SEQPACKET): the masks, wake-ups, buffer limits and errors of Linux's
+ * net/unix.  Names live in an in-process namespace (paths and abstract
+ * names); a path name disappears with its socket, no unlink is needed.
+ * Other families, and descriptors below UEPOLL_FD_BASE, go to the kernel.
+ */
+UEPOLL_API int uepoll_socket(int domain, int type, int protocol);
+UEPOLL_API int uepoll_socketpair(int domain, int type, int protocol,
+                                 int sv[2]);
+UEPOLL_API int uepoll_bind(int sockfd, const struct sockaddr *addr,
+                           socklen_t addrlen);
+UEPOLL_API int uepoll_listen(int sockfd, int backlog);
+UEPOLL_API int uepoll_accept(int sockfd, struct sockaddr *addr,
+                             socklen_t *addrlen);
+UEPOLL_API int uepoll_accept4(int sockfd, struct sockaddr *addr,
+                              socklen_t *addrlen, int flags);
+UEPOLL_API int uepoll_connect(int sockfd, const struct sockaddr *addr,
+                              socklen_t addrlen);
+UEPOLL_API int uepoll_getsockname(int sockfd, struct sockaddr *addr,
+                                  socklen_t *addrlen);
+UEPOLL_API int uepoll_getpeername(int sockfd, struct sockaddr *addr,
+                                  socklen_t *addrlen);
+UEPOLL_API ssize_t uepoll_send(int sockfd, const void *buf, size_t len,
+                               int flags);
+UEPOLL_API ssize_t uepoll_recv(int sockfd, void *buf, size_t len, int flags);
+UEPOLL_API ssize_t uepoll_sendto(int sockfd, const void *buf, size_t len,
+                                 int flags, const struct sockaddr *dest_addr,
+                                 socklen_t addrlen);
+UEPOLL_API ssize_t uepoll_recvfrom(int sockfd, void *buf, size_t len,
+                                   int flags, struct sockaddr *src_addr,
+                                   socklen_t *addrlen);
+UEPOLL_API ssize_t uepoll_sendmsg(int sockfd, const struct msghdr *msg,
+                                  int flags);
+UEPOLL_API ssize_t uepoll_recvmsg(int sockfd, struct msghdr *msg, int flags);
+UEPOLL_API int uepoll_shutdown(int sockfd, int how);
+/* SOL_SOCKET: SO_TYPE, SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_ACCEPTCONN,
+ * SO_DOMAIN, SO_PROTOCOL (get); SO_SNDBUF, SO_RCVBUF (set). */
+UEPOLL_API int uepoll_getsockopt(int sockfd, int level, int optname,
+                                 void *optval, socklen_t *optlen);
+UEPOLL_API int uepoll_setsockopt(int sockfd, int level, int optname,
+                                 const void *optval, socklen_t optlen);
 
 /* ---- timers ------------------------------------------------------------
  * timerfd as in <sys/timerfd.h>: CLOCK_MONOTONIC, CLOCK_REALTIME,
