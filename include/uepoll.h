@@ -63,8 +63,7 @@ UEPOLL_API int uepoll_pipe2(int pipefd[2], int flags);
  * Other families, and descriptors below UEPOLL_FD_BASE, go to the kernel.
  */
 UEPOLL_API int uepoll_socket(int domain, int type, int protocol);
-UEPOLL_API int uepoll_socketpair(int domain, int type, int protocol,
-                                 int sv[2]);
+UEPOLL_API int uepoll_socketpair(int domain, int type, int protocol, int sv[2]);
 UEPOLL_API int uepoll_bind(int sockfd, const struct sockaddr *addr,
                            socklen_t addrlen);
 UEPOLL_API int uepoll_listen(int sockfd, int backlog);
@@ -84,8 +83,8 @@ UEPOLL_API ssize_t uepoll_recv(int sockfd, void *buf, size_t len, int flags);
 UEPOLL_API ssize_t uepoll_sendto(int sockfd, const void *buf, size_t len,
                                  int flags, const struct sockaddr *dest_addr,
                                  socklen_t addrlen);
-UEPOLL_API ssize_t uepoll_recvfrom(int sockfd, void *buf, size_t len,
-                                   int flags, struct sockaddr *src_addr,
+UEPOLL_API ssize_t uepoll_recvfrom(int sockfd, void *buf, size_t len, int flags,
+                                   struct sockaddr *src_addr,
                                    socklen_t *addrlen);
 UEPOLL_API ssize_t uepoll_sendmsg(int sockfd, const struct msghdr *msg,
                                   int flags);
@@ -212,6 +211,12 @@ struct uepoll_trace_event {
 };
 typedef void (*uepoll_trace_fn)(const struct uepoll_trace_event *ev, void *arg);
 UEPOLL_API void uepoll_set_trace(uepoll_trace_fn fn, void *arg);
+
+/*
+ * The backend that watches kernel fds: "uring", "epoll", or "none" before
+ * the first kernel fd joined (UEPOLL_BACKEND=epoll|uring forces one).
+ */
+UEPOLL_API const char *uepoll_host_backend(void);
 
 enum uepoll_limit {
 	UEPOLL_LIMIT_WATCHES = 1, /* registrations in the process: ENOSPC */

@@ -15,6 +15,7 @@
 #include "eventpoll.h"
 #include "fdtable.h"
 #include "file.h"
+#include "host.h"
 #include "objects.h"
 #include "select.h"
 
@@ -73,18 +74,18 @@ UEPOLL_API int uepoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 			return (int)ret_errno(-EFAULT);
 		memcpy(&ev, event, sizeof(ev));
 	}
+	/* A kernel epoll instance is the kernel's business. */
+	if (!uep_is_uepoll_fd(epfd) && epfd >= 0)
+		return epoll_ctl(epfd, op, fd,
+		                 op != EPOLL_CTL_DEL ? &ev : NULL);
 	struct uepoll_file *epf = uep_fget(epfd);
 	if (!epf)
 		return (int)ret_errno(-EBADF);
-	struct uepoll_file *tf = uep_fget(fd);
+	int err;
+	struct uepoll_file *tf = uep_fget_any(fd, &err);
 	if (!tf) {
-		/* Kernel descriptors join in a later capability (issue 4). */
-		r = (!uep_is_uepoll_fd(fd) && fd >= 0 &&
-		     fcntl(fd, F_GETFD) >= 0)
-		            ? -EPERM
-		            : -EBADF;
 		uep_file_put(epf);
-		return (int)ret_errno(r);
+		return (int)ret_errno(err);
 	}
 	r = uep_ep_ctl(epf, op, tf, fd, &ev);
 	uep_file_put(tf);
@@ -92,10 +93,35 @@ UEPOLL_API int uepoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 	return (int)ret_errno(r);
 }
 
+/* A kernel epoll fd: the kernel's epoll_pwait2 with the same deadline. */
+static int kernel_wait(int epfd, struct epoll_event *events, int maxevents,
+                       const struct uep_deadline *dl, const sigset_t *sigmask)
+{
+	struct timespec rel = {0, 0}, *prel = &rel;
+	if (dl->kind == UEP_DL_FOREVER) {
+		prel = NULL;
+	} else if (dl->kind == UEP_DL_AT) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		rel.tv_sec = dl->abs.tv_sec - now.tv_sec;
+		rel.tv_nsec = dl->abs.tv_nsec - now.tv_nsec;
+		if (rel.tv_nsec < 0) {
+			rel.tv_sec--;
+			rel.tv_nsec += 1000000000L;
+		}
+		if (rel.tv_sec < 0)
+			rel.tv_sec = rel.tv_nsec = 0;
+	}
+	int r = epoll_pwait2(epfd, events, maxevents, prel, sigmask);
+	return r < 0 ? -errno : r;
+}
+
 /* Since 6.15: EBADF, then maxevents, then EFAULT, then not-an-epoll. */
 static int do_epoll_wait(int epfd, struct epoll_event *events, int maxevents,
                          const struct uep_deadline *dl, const sigset_t *sigmask)
 {
+	if (!uep_is_uepoll_fd(epfd) && epfd >= 0)
+		return kernel_wait(epfd, events, maxevents, dl, sigmask);
 	struct uepoll_file *f = uep_fget(epfd);
 	if (!f)
 		return -EBADF;
@@ -207,8 +233,10 @@ UEPOLL_API ssize_t uepoll_write(int fd, const void *buf, size_t count)
 
 UEPOLL_API int uepoll_close(int fd)
 {
-	if (!uep_is_uepoll_fd(fd))
+	if (!uep_is_uepoll_fd(fd)) {
+		uep_host_forget(fd);
 		return close(fd);
+	}
 	return (int)ret_errno(uep_fd_close(fd));
 }
 

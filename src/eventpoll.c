@@ -53,6 +53,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "host.h"
 #include "rbtree.h"
 #include "trace.h"
 
@@ -183,6 +184,18 @@ static void ep_wake_one_locked(struct uep_eventpoll *ep)
 	ep->wakeups++;
 	uep_trace(UEPOLL_TRACE_WAKE_WAITER, -1, 0, 0);
 	e->func(e, 0);
+}
+
+/*
+ * Wake every waiter: after a kernel fd joins, threads that fell asleep on
+ * a futex must sleep again where the host backend can reach them.
+ */
+static void ep_wake_all_waiters(struct uep_eventpoll *ep)
+{
+	uep_mutex_lock(&ep->lock);
+	while (!uep_list_empty(&ep->wq))
+		ep_wake_one_locked(ep);
+	uep_mutex_unlock(&ep->lock);
 }
 
 static void ep_get(struct uep_eventpoll *ep)
@@ -729,6 +742,8 @@ int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
 		if (!epi) {
 			ev->events |= EPOLLERR | EPOLLHUP;
 			error = ep_insert(ep, ev, tf, fd);
+			if (!error && uep_is_host_file(tf))
+				ep_wake_all_waiters(ep);
 		} else {
 			error = -EEXIST;
 		}
@@ -835,6 +850,9 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 	struct ep_waiter w;
 	bool timed_out = dl->kind == UEP_DL_NOWAIT, interrupted = false;
 	bool eavail;
+
+	/* Kernel fds' readiness reaches their host files' queues now. */
+	uep_sleep_source_poll();
 
 	uep_mutex_lock(&ep->lock);
 	eavail = ep_events_available(ep);

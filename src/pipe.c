@@ -5,8 +5,8 @@
  * first tops up the last slot when its remainder fits there, then takes
  * whole slots; a write of at most PIPE_BUF bytes is therefore all or
  * nothing.  Every write wakes the readers' queue (epoll relies on it: a
- * second write without a read is a new edge), a read that finds the pipe
- * full wakes the writers' queue, and the last reader or writer leaving
+ * second write without a read is a new edge), a read that frees a slot of
+ * a full pipe wakes the writers' queue, and the last reader or writer leaving
  * wakes both with key 0.
  */
 #include <errno.h>
@@ -97,10 +97,12 @@ static ssize_t pipe_read(struct uepoll_file *f, void *buf, size_t n)
 		}
 	}
 	bool eof = ret == 0 && !p->writers;
+	/* Writers hear of it only if this read made the full pipe writable. */
+	bool wake_writer = was_full && !pipe_full(p);
 	uep_mutex_unlock(&p->mutex);
 	if (ret == 0)
 		return eof ? 0 : -EAGAIN;
-	if (was_full)
+	if (wake_writer)
 		uep_wake_up(&p->wr_wait, EPOLLOUT | EPOLLWRNORM);
 	return (ssize_t)ret;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "fdtable.h"
+#include "host.h"
 
 #define INLINE_ENTRIES 8
 #define CHUNK_ENTRIES 64
@@ -113,11 +114,15 @@ static uint32_t poll_one(struct pollfd *p, struct uepoll_poll_table *pt)
 {
 	if (p->fd < 0)
 		return 0;
-	struct uepoll_file *f = uep_fget(p->fd);
-	if (!f)
-		return POLLNVAL;
 	uint32_t want = (uint16_t)p->events | POLLERR | POLLHUP;
 	uint32_t mask;
+	int err;
+	struct uepoll_file *f = uep_fget_any(p->fd, &err);
+	if (!f) /* a regular file is always ready, as poll(2) says */
+		return err == -EPERM
+		               ? (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM) &
+		                         want
+		               : POLLNVAL;
 	if (pt)
 		pt->key = want;
 	mask = uep_vfs_poll(f, pt) & want;
@@ -135,6 +140,7 @@ int uep_do_poll(struct pollfd *fds, nfds_t nfds, const struct uep_deadline *dl,
 	int count;
 
 	poll_init(&pwq, sigmask);
+	uep_sleep_source_poll();
 	if (timed_out)
 		pt = NULL;
 	for (;;) {

@@ -110,11 +110,27 @@ static int thread_efd(void)
 	return tls_efd;
 }
 
+static const struct uep_sleep_source *_Atomic sleep_source;
+
+void uep_sleep_source_set(const struct uep_sleep_source *src)
+{
+	atomic_store_explicit(&sleep_source, src, memory_order_release);
+}
+
+void uep_sleep_source_poll(void)
+{
+	const struct uep_sleep_source *src =
+	        atomic_load_explicit(&sleep_source, memory_order_acquire);
+	if (src)
+		src->dispatch();
+}
+
 void uep_waiter_init(struct uep_waiter *w, const sigset_t *sigmask)
 {
 	atomic_store_explicit(&w->state, UEP_WAITER_IDLE, memory_order_relaxed);
 	/* Without an eventfd (EMFILE) the mask is set around a futex sleep. */
-	w->efd = sigmask ? thread_efd() : -1;
+	bool ext = atomic_load_explicit(&sleep_source, memory_order_acquire);
+	w->efd = (sigmask || ext) ? thread_efd() : -1;
 }
 
 static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val,
@@ -156,15 +172,33 @@ static int sleep_ppoll(struct uep_waiter *w, const struct uep_deadline *dl,
 			return -ETIMEDOUT;
 		prel = &rel;
 	}
-	struct pollfd p = {.fd = w->efd, .events = POLLIN};
-	int r = ppoll(&p, 1, prel, sigmask);
+	struct pollfd p[3] = {{.fd = w->efd, .events = POLLIN}};
+	nfds_t n = 1;
+	const struct uep_sleep_source *src =
+	        atomic_load_explicit(&sleep_source, memory_order_acquire);
+	if (src) {
+		int fds[2];
+		int k = src->fds(fds);
+		for (int i = 0; i < k; i++)
+			p[n++] =
+			        (struct pollfd){.fd = fds[i], .events = POLLIN};
+	}
+	int r = ppoll(p, n, prel, sigmask);
 	if (r < 0)
 		return errno == EINTR ? -EINTR : 0;
 	if (r == 0)
 		return -ETIMEDOUT;
-	uint64_t v;
-	ssize_t n = read(w->efd, &v, sizeof(v));
-	(void)n;
+	if (p[0].revents) {
+		uint64_t v;
+		ssize_t got = read(w->efd, &v, sizeof(v));
+		(void)got;
+	}
+	for (nfds_t i = 1; i < n; i++) {
+		if (p[i].revents) {
+			src->dispatch();
+			break;
+		}
+	}
 	return 0;
 }
 

@@ -98,4 +98,18 @@ static inline void uep_waiter_reset(struct uep_waiter *w)
 int uep_waiter_sleep(struct uep_waiter *w, const struct uep_deadline *dl,
                      const sigset_t *sigmask, bool restart);
 
+/*
+ * A source of wake-ups outside uepoll (the host bridge): while one is set,
+ * sleeps happen in ppoll on the thread's eventfd plus the source's kernel
+ * fds, and a sleeper that finds those readable runs dispatch (which wakes
+ * uepoll wait queues) before it looks at its own condition again.
+ */
+struct uep_sleep_source {
+	int (*fds)(int out[2]); /* up to two kernel fds */
+	void (*dispatch)(void); /* never blocks */
+};
+void uep_sleep_source_set(const struct uep_sleep_source *src);
+/* Run the source's dispatch if there is a source (a uepoll_wait's start). */
+void uep_sleep_source_poll(void);
+
 #endif

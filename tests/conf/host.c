@@ -1,0 +1,160 @@
+/*
+ * Kernel fds in an interest set.  The objects are always the kernel's
+ * (pipe2, eventfd, socketpair called directly); the epoll is sys_*: the
+ * kernel's on the kernel target, uepoll's on the uepoll target, where the
+ * kernel fds are seen through the host bridge.  Run the uepoll target with
+ * UEPOLL_BACKEND=epoll and =uring to cover both backends.
+ */
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include "sys.h"
+
+/* Close a kernel fd the way the target wants it closed. */
+static void kclose(int fd)
+{
+	ASSERT_OK(sys_close(fd));
+}
+
+TEST(host_pipe_lt_then_drain)
+{
+	int ep = sys_epoll_create1(0), p[2];
+	ASSERT_OK(pipe2(p, O_NONBLOCK));
+	ADD(ep, p[0], EPOLLIN, 1);
+	struct epoll_event ev[4];
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 0);
+	ASSERT_EQ(write(p[1], "ab", 2), 2);
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 1);
+	ASSERT_EQ_HEX(ev[0].events, EPOLLIN);
+	ASSERT_EQ(ev[0].data.u64, 1);
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 1); /* level: again */
+	char buf[4];
+	ASSERT_EQ(read(p[0], buf, 4), 2);
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 0);
+	kclose(p[0]);
+	kclose(p[1]);
+	ASSERT_OK(sys_close(ep));
+}
+
+TEST(host_pipe_et_every_write)
+{
+	int ep = sys_epoll_create1(0), p[2];
+	ASSERT_OK(pipe2(p, O_NONBLOCK));
+	ADD(ep, p[0], EPOLLIN | EPOLLET, 1);
+	struct epoll_event ev[4];
+	ASSERT_EQ(write(p[1], "a", 1), 1);
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 1);
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 0);
+	ASSERT_EQ(write(p[1], "b", 1), 1); /* a new wake-up: a new edge */
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 1);
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 0);
+	kclose(p[0]);
+	kclose(p[1]);
+}
+
+TEST(host_pipe_write_end_et_out_only_on_full_read)
+{
+	int ep = sys_epoll_create1(0), p[2];
+	ASSERT_OK(pipe2(p, O_NONBLOCK));
+	ADD(ep, p[1], EPOLLOUT | EPOLLET, 2);
+	struct epoll_event ev[4];
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 1); /* ready at ADD */
+	ASSERT_EQ_HEX(ev[0].events, EPOLLOUT);
+	ASSERT_EQ(write(p[1], "a", 1), 1); /* OUT-side unchanged: no edge */
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 0);
+	kclose(p[0]);
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 1);
+	ASSERT_EQ_HEX(ev[0].events, EPOLLOUT | EPOLLERR);
+	kclose(p[1]);
+}
+
+TEST(host_mixed_with_kernel_eventfd_and_own_object)
+{
+	int ep = sys_epoll_create1(0);
+	int kefd = eventfd(0, EFD_NONBLOCK);
+	int oefd = sys_eventfd(0, EFD_NONBLOCK);
+	ASSERT_GE(kefd, 0);
+	ASSERT_GE(oefd, 0);
+	ADD(ep, kefd, EPOLLIN, 10);
+	ADD(ep, oefd, EPOLLIN, 20);
+	struct epoll_event ev[4];
+	uint64_t one = 1;
+	ASSERT_EQ(write(kefd, &one, 8), 8);
+	write_u64(oefd, 1);
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 2);
+	uint64_t seen = ev[0].data.u64 + ev[1].data.u64;
+	ASSERT_EQ(seen, 30);
+	kclose(kefd);
+	ASSERT_OK(sys_close(oefd));
+}
+
+static int wake_fd;
+
+static void *late_writer(void *arg)
+{
+	(void)arg;
+	sleep_ms(100);
+	uint64_t one = 1;
+	if (write(wake_fd, &one, 8) != 8)
+		abort();
+	return NULL;
+}
+
+TEST(host_sleeping_waiter_woken_by_kernel_fd)
+{
+	int ep = sys_epoll_create1(0);
+	wake_fd = eventfd(0, EFD_NONBLOCK);
+	ADD(ep, wake_fd, EPOLLIN, 5);
+	pthread_t t;
+	pthread_create(&t, NULL, late_writer, NULL);
+	struct epoll_event ev[4];
+	int64_t t0 = now_ms();
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 3000), 1);
+	ASSERT_LT(now_ms() - t0, 2500);
+	ASSERT_EQ(ev[0].data.u64, 5);
+	pthread_join(t, NULL);
+	kclose(wake_fd);
+}
+
+TEST(host_regular_file_eperm)
+{
+	int ep = sys_epoll_create1(0);
+	int fd = open("/proc/self/cmdline", O_RDONLY);
+	ASSERT_GE(fd, 0);
+	struct epoll_event e = {.events = EPOLLIN};
+	ASSERT_ERRNO(sys_epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e), EPERM);
+	close(fd);
+}
+
+TEST(host_socketpair_rdhup)
+{
+	int ep = sys_epoll_create1(0), s[2];
+	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, s));
+	ADD(ep, s[0], EPOLLIN | EPOLLRDHUP | EPOLLET, 3);
+	struct epoll_event ev[4];
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 0);
+	ASSERT_OK(shutdown(s[1], SHUT_WR));
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 1);
+	ASSERT_EQ_HEX(ev[0].events, EPOLLIN | EPOLLRDHUP);
+	kclose(s[0]);
+	kclose(s[1]);
+}
+
+#if SYS_IS_UEPOLL
+#include <stdlib.h>
+#include <string.h>
+
+/* Under UEPOLL_BACKEND the named backend must really be the one in use. */
+TEST(host_backend_is_the_one_asked_for)
+{
+	const char *want = getenv("UEPOLL_BACKEND");
+	int ep = sys_epoll_create1(0), p[2];
+	ASSERT_OK(pipe2(p, O_NONBLOCK));
+	ASSERT_STR_EQ(uepoll_host_backend(), "none");
+	ADD(ep, p[0], EPOLLIN, 1);
+	if (want)
+		ASSERT_STR_EQ(uepoll_host_backend(), want);
+	else
+		ASSERT_TRUE(strcmp(uepoll_host_backend(), "none") != 0);
+}
+#endif
