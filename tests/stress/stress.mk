@@ -1,0 +1,12 @@
+# Stress (issue 6): make stress [STRESS_SECONDS=30] [BUILD=asan|tsan].
+# Other knobs (environment): STRESS_BOUND_MS (lost wake-up bound, 2000),
+# STRESS_HANG_MS (watchdog, 15000).
+STRESS_SECONDS ?= 30
+
+$(B)/t/stress: tests/stress/stress.c $(B)/libuepoll.a include/uepoll.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iinclude -o $@ $< $(B)/libuepoll.a $(LDLIBS)
+
+.PHONY: stress
+stress: $(B)/t/stress
+	STRESS_SECONDS=$(STRESS_SECONDS) $(B)/t/stress
