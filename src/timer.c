@@ -163,6 +163,7 @@ static void svc_sleep(int64_t deadline)
 static void *service_main(void *arg)
 {
 	(void)arg;
+	pthread_setname_np(pthread_self(), "uepoll-timer");
 	/* Expire on time: no 50 us of default slack on our sleeps. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	pthread_mutex_lock(&svc.lock);
