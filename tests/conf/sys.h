@@ -175,4 +175,86 @@ static inline int sys_timerfd_gettime(int fd, struct itimerspec *cur)
 	return SYS_(timerfd_gettime, uepoll_timerfd_gettime)(fd, cur);
 }
 
+/* ---- sockets ---- */
+#include <sys/socket.h>
+#include <sys/un.h>
+static inline int sys_socket(int domain, int type, int protocol)
+{
+	return SYS_(socket, uepoll_socket)(domain, type, protocol);
+}
+static inline int sys_socketpair(int domain, int type, int protocol,
+                                 int sv[2])
+{
+	return SYS_(socketpair, uepoll_socketpair)(domain, type, protocol, sv);
+}
+static inline int sys_bind(int fd, const struct sockaddr *a, socklen_t len)
+{
+	return SYS_(bind, uepoll_bind)(fd, a, len);
+}
+static inline int sys_listen(int fd, int backlog)
+{
+	return SYS_(listen, uepoll_listen)(fd, backlog);
+}
+static inline int sys_accept(int fd, struct sockaddr *a, socklen_t *len)
+{
+	return SYS_(accept, uepoll_accept)(fd, a, len);
+}
+static inline int sys_accept4(int fd, struct sockaddr *a, socklen_t *len,
+                              int flags)
+{
+	return SYS_(accept4, uepoll_accept4)(fd, a, len, flags);
+}
+static inline int sys_connect(int fd, const struct sockaddr *a, socklen_t len)
+{
+	return SYS_(connect, uepoll_connect)(fd, a, len);
+}
+static inline int sys_getsockname(int fd, struct sockaddr *a, socklen_t *len)
+{
+	return SYS_(getsockname, uepoll_getsockname)(fd, a, len);
+}
+static inline int sys_getpeername(int fd, struct sockaddr *a, socklen_t *len)
+{
+	return SYS_(getpeername, uepoll_getpeername)(fd, a, len);
+}
+static inline ssize_t sys_send(int fd, const void *b, size_t n, int flags)
+{
+	return SYS_(send, uepoll_send)(fd, b, n, flags);
+}
+static inline ssize_t sys_recv(int fd, void *b, size_t n, int flags)
+{
+	return SYS_(recv, uepoll_recv)(fd, b, n, flags);
+}
+static inline ssize_t sys_sendto(int fd, const void *b, size_t n, int flags,
+                                 const struct sockaddr *a, socklen_t len)
+{
+	return SYS_(sendto, uepoll_sendto)(fd, b, n, flags, a, len);
+}
+static inline ssize_t sys_recvfrom(int fd, void *b, size_t n, int flags,
+                                   struct sockaddr *a, socklen_t *len)
+{
+	return SYS_(recvfrom, uepoll_recvfrom)(fd, b, n, flags, a, len);
+}
+static inline ssize_t sys_sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	return SYS_(sendmsg, uepoll_sendmsg)(fd, m, flags);
+}
+static inline ssize_t sys_recvmsg(int fd, struct msghdr *m, int flags)
+{
+	return SYS_(recvmsg, uepoll_recvmsg)(fd, m, flags);
+}
+static inline int sys_shutdown(int fd, int how)
+{
+	return SYS_(shutdown, uepoll_shutdown)(fd, how);
+}
+static inline int sys_getsockopt(int fd, int level, int name, void *v,
+                                 socklen_t *len)
+{
+	return SYS_(getsockopt, uepoll_getsockopt)(fd, level, name, v, len);
+}
+static inline int sys_setsockopt(int fd, int level, int name, const void *v,
+                                 socklen_t len)
+{
+	return SYS_(setsockopt, uepoll_setsockopt)(fd, level, name, v, len);
+}
+
 #endif
