@@ -213,6 +213,16 @@ typedef void (*uepoll_trace_fn)(const struct uepoll_trace_event *ev, void *arg);
 UEPOLL_API void uepoll_set_trace(uepoll_trace_fn fn, void *arg);
 
 /*
+ * Ask an instance to signal a kernel eventfd whenever it wakes its own
+ * pollers (an item became ready): the way to make a uepoll instance visible
+ * to the kernel's poll, select and epoll.  The eventfd is written (1) on
+ * each such wake-up and never read by uepoll: after a harvest, clear it if
+ * uepoll_poll() says the instance is no longer readable.  One per instance;
+ * kernel_eventfd -1 removes it.  The instance does not own the eventfd.
+ */
+UEPOLL_API int uepoll_notify(int epfd, int kernel_eventfd);
+
+/*
  * The backend that watches kernel fds: "uring", "epoll", or "none" before
  * the first kernel fd joined (UEPOLL_BACKEND=epoll|uring forces one).
  */

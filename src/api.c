@@ -384,6 +384,18 @@ UEPOLL_API int uepoll_stats(int epfd, struct uepoll_stats *stats)
 	return (int)ret_errno(r);
 }
 
+UEPOLL_API int uepoll_notify(int epfd, int kernel_eventfd)
+{
+	if (kernel_eventfd < -1 || uep_is_uepoll_fd(kernel_eventfd))
+		return (int)ret_errno(-EINVAL);
+	struct uepoll_file *f = uep_fget(epfd);
+	if (!f)
+		return (int)ret_errno(-EBADF);
+	int r = uep_ep_notify(f, kernel_eventfd);
+	uep_file_put(f);
+	return (int)ret_errno(r);
+}
+
 UEPOLL_API int uepoll_fdinfo(int epfd, char *buf, size_t len)
 {
 	struct uepoll_file *f = uep_fget(epfd);

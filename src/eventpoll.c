@@ -106,8 +106,9 @@ struct uep_eventpoll {
 	struct uep_rb_root rbr;             /* under mtx */
 	struct uep_list extra_hooks;        /* under mtx */
 	struct uepoll_file *file;
-	_Atomic long refcount; /* 1 for the file + 1 per item */
-	unsigned gen;          /* loop check marks, epnested_mutex */
+	_Atomic long refcount;    /* 1 for the file + 1 per item */
+	struct ep_notify *notify; /* uepoll_notify(), under mtx */
+	unsigned gen;             /* loop check marks, epnested_mutex */
 	int loop_check_depth;
 	/* counters: under lock, except nwatches (mtx) */
 	uint64_t nwatches, callbacks, wakeups, harvests, delivered;
@@ -117,6 +118,12 @@ struct uep_eventpoll {
 struct ep_waiter {
 	struct uep_wait_entry wait;
 	struct uep_waiter w;
+};
+
+/* uepoll_notify(): an entry on ep->poll_wait that writes a kernel eventfd. */
+struct ep_notify {
+	struct uep_wait_entry wait;
+	int fd;
 };
 
 static pthread_mutex_t epnested_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -931,6 +938,11 @@ static void ep_release(struct uepoll_file *file)
 	bool disposed;
 
 	uep_mutex_lock(&ep->mtx);
+	if (ep->notify) {
+		uep_wq_del(&ep->poll_wait, &ep->notify->wait);
+		free(ep->notify);
+		ep->notify = NULL;
+	}
 	/* First unhook everything, so no callback runs during the frees. */
 	for (n = uep_rb_first(&ep->rbr); n; n = uep_rb_next(n))
 		ep_unregister_pollwait(
@@ -946,6 +958,46 @@ static void ep_release(struct uepoll_file *file)
 	uep_mutex_unlock(&ep->mtx);
 	if (disposed)
 		ep_free(ep);
+}
+
+/* ---- notification of a kernel eventfd ---- */
+
+static int ep_notify_wake(struct uep_wait_entry *wait, uint32_t key)
+{
+	struct ep_notify *n = uep_container_of(wait, struct ep_notify, wait);
+	uint64_t one = 1;
+	(void)key;
+	ssize_t r = write(n->fd, &one, sizeof(one));
+	(void)r; /* EAGAIN: the counter is saturated, still readable */
+	return 0;
+}
+
+int uep_ep_notify(struct uepoll_file *epf, int fd)
+{
+	if (!uep_is_file_epoll(epf))
+		return -EINVAL;
+	struct uep_eventpoll *ep = epf->private_data;
+	struct ep_notify *n = NULL;
+	if (fd >= 0) {
+		n = malloc(sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		n->fd = fd;
+		n->wait.func = ep_notify_wake;
+		n->wait.flags = 0;
+		n->wait.owner_bits = 0;
+		uep_list_init(&n->wait.link);
+	}
+	uep_mutex_lock(&ep->mtx);
+	if (ep->notify) {
+		uep_wq_del(&ep->poll_wait, &ep->notify->wait);
+		free(ep->notify);
+	}
+	ep->notify = n;
+	if (n)
+		uep_wq_add(&ep->poll_wait, &n->wait);
+	uep_mutex_unlock(&ep->mtx);
+	return 0;
 }
 
 /* ---- observability ---- */

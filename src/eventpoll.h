@@ -36,6 +36,7 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 /* Remove every registration watching f; called at f's final release. */
 void uep_eventpoll_release_file(struct uepoll_file *f);
 
+int uep_ep_notify(struct uepoll_file *epf, int fd);
 int uep_ep_stats(struct uepoll_file *epf, struct uepoll_stats *st);
 int uep_ep_fdinfo(struct uepoll_file *epf, char *buf, size_t len);
 
