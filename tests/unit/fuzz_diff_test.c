@@ -49,13 +49,13 @@ static void fz_seeds(uint64_t base, long count, size_t len)
 }
 
 /* Short sequences: many fresh starts, the creation and error paths. */
-TEST_T(fuzz_diff_short, 30)
+TEST(fuzz_diff_short)
 {
 	fz_seeds(1, 3000, 200);
 }
 
 /* Long sequences: deep states, nesting, full pipes. */
-TEST_T(fuzz_diff_long, 30)
+TEST(fuzz_diff_long)
 {
 	fz_seeds(1000000, 300, 4000);
 }
