@@ -292,15 +292,20 @@ static socklen_t mkname(struct sockaddr_un *dst, const struct sockaddr_un *a,
 	                   offsetof(struct sockaddr_un, sun_path) + 1);
 }
 
-/* Must be called with ns_lock held. */
-static struct uep_sock *ns_find(const struct sockaddr_un *name, socklen_t len)
+/*
+ * Must be called with ns_lock held.  Abstract names are per socket type
+ * (the kernel hashes the type in); a path is one file whatever the type.
+ */
+static struct uep_sock *ns_find(const struct sockaddr_un *name, socklen_t len,
+                                int type)
 {
 	struct uep_list *pos;
 	uep_list_for_each(pos, &ns_list)
 	{
 		struct uep_sock *s =
 		        uep_list_entry(pos, struct uep_sock, ns_link);
-		if (s->addr_len == len && !memcmp(&s->addr, name, len))
+		if (s->addr_len == len && !memcmp(&s->addr, name, len) &&
+		    (name->sun_path[0] || s->type == type))
 			return s;
 	}
 	return NULL;
@@ -312,7 +317,7 @@ struct uep_sock *uep_unix_find_other(const struct sockaddr_un *a, socklen_t len,
 	struct sockaddr_un name;
 	len = mkname(&name, a, len);
 	pthread_mutex_lock(&ns_lock);
-	struct uep_sock *s = ns_find(&name, len);
+	struct uep_sock *s = ns_find(&name, len, type);
 	if (s)
 		uep_sock_hold(s);
 	pthread_mutex_unlock(&ns_lock);
@@ -360,7 +365,7 @@ static int unix_autobind(struct uep_sock *sk)
 	for (unsigned tries = 0; tries < 0x100000; tries++) {
 		snprintf(name.sun_path + 1, sizeof(name.sun_path) - 1, "%05x",
 		         ns_autobind++ & 0xfffff);
-		if (!ns_find(&name, len))
+		if (!ns_find(&name, len, sk->type))
 			break;
 	}
 	sk->addr = name;
@@ -388,11 +393,11 @@ int uep_sock_bind(struct uep_sock *sk, const struct sockaddr *a, socklen_t len)
 	pthread_mutex_lock(&ns_lock);
 	uep_mutex_lock(&sk->lock);
 	/* A path is created first (EADDRINUSE), an abstract name after. */
-	if (path && ns_find(&name, len))
+	if (path && ns_find(&name, len, sk->type))
 		err = -EADDRINUSE;
 	else if (sk->addr_len)
 		err = -EINVAL;
-	else if (ns_find(&name, len))
+	else if (ns_find(&name, len, sk->type))
 		err = -EADDRINUSE;
 	if (!err) {
 		sk->addr = name;
@@ -739,6 +744,13 @@ restart:
 		if (err)
 			goto out;
 		goto restart;
+	}
+	/* Self and simultaneous connects are refused by the state check:
+	 * other is listening, so sk == other fails here, before sk->lock. */
+	int state = atomic_load(&sk->state);
+	if (state != UEP_SS_CLOSE) {
+		err = state == UEP_SS_ESTABLISHED ? -EISCONN : -EINVAL;
+		goto out_unlock;
 	}
 	uep_mutex_lock(&sk->lock);
 	if (sk->state != UEP_SS_CLOSE) {
