@@ -82,8 +82,7 @@ EXPORT int epoll_wait(int epfd, struct epoll_event *events, int maxevents,
 	int ep = enter() == PRELOAD_UEPOLL ? proxy_ufd(epfd) : -1;
 	if (ep < 0)
 		return real.epoll_wait(epfd, events, maxevents, timeout);
-	return wait_done(epfd, ep,
-	                 uepoll_wait(ep, events, maxevents, timeout));
+	return wait_done(epfd, ep, uepoll_wait(ep, events, maxevents, timeout));
 }
 
 EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int maxevents,
@@ -93,14 +92,12 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int maxevents,
 	if (ep < 0)
 		return real.epoll_pwait(epfd, events, maxevents, timeout,
 		                        sigmask);
-	return wait_done(
-	        epfd, ep,
-	        uepoll_pwait(ep, events, maxevents, timeout, sigmask));
+	return wait_done(epfd, ep,
+	                 uepoll_pwait(ep, events, maxevents, timeout, sigmask));
 }
 
 EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents,
-                        const struct timespec *timeout,
-                        const sigset_t *sigmask)
+                        const struct timespec *timeout, const sigset_t *sigmask)
 {
 	int ep = enter() == PRELOAD_UEPOLL ? proxy_ufd(epfd) : -1;
 	if (ep < 0)
@@ -266,7 +263,8 @@ EXPORT long syscall(long nr, ...)
 		if (bad_sigset)
 			break;
 		return epoll_pwait((int)a[0], (struct epoll_event *)a[1],
-		                   (int)a[2], (int)a[3], (const sigset_t *)a[4]);
+		                   (int)a[2], (int)a[3],
+		                   (const sigset_t *)a[4]);
 	case SYS_epoll_pwait2:
 		if (bad_sigset)
 			break;

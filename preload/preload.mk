@@ -3,6 +3,8 @@
 # independent), exports only the interposed libc symbols (exports.map),
 # and wraps the library's own calls to those symbols so that they reach
 # libc rather than the preload (see preload/real.c).
+ifndef UEP_PRELOAD_MK
+UEP_PRELOAD_MK := 1
 PRELOAD_SRC  := $(wildcard preload/*.c)
 PRELOAD_OBJ  := $(PRELOAD_SRC:%.c=$(B)/%.o)
 PRELOAD_SO   := $(B)/libuepoll-preload.so
@@ -21,3 +23,4 @@ $(PRELOAD_SO): $(PRELOAD_OBJ) $(B)/libuepoll.a preload/exports.map
 
 .PHONY: preload
 preload: $(PRELOAD_SO)
+endif

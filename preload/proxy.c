@@ -107,8 +107,8 @@ int proxy_create(int flags)
 	int ufd = uepoll_create1(0);
 	if (ufd < 0)
 		return -1;
-	int efd = eventfd(0, EFD_NONBLOCK |
-	                             ((flags & EPOLL_CLOEXEC) ? EFD_CLOEXEC : 0));
+	int efd = eventfd(
+	        0, EFD_NONBLOCK | ((flags & EPOLL_CLOEXEC) ? EFD_CLOEXEC : 0));
 	struct proxy_inst *inst = malloc(sizeof(*inst));
 	int err = efd < 0 ? errno : inst ? 0 : ENOMEM;
 	pthread_mutex_lock(&proxy_lock);
@@ -117,9 +117,8 @@ int proxy_create(int flags)
 	if (!err && uepoll_notify(ufd, efd) < 0)
 		err = errno;
 	if (!err) {
-		*inst = (struct proxy_inst){.refs = 1,
-		                            .notify_fd = efd,
-		                            .kernel_fd = -1};
+		*inst = (struct proxy_inst){
+		        .refs = 1, .notify_fd = efd, .kernel_fd = -1};
 		slots[efd] = (struct proxy_slot){.ufd = ufd, .inst = inst};
 		atomic_fetch_add(&nproxies, 1);
 	}

@@ -1,0 +1,21 @@
+# The preload's test (issue 4): make test-preload.  The test program is
+# plain epoll, built without uepoll; tests/preload/run runs it natively and
+# under tools/uepoll-run for each backend.  A sanitizer build of the
+# preload cannot be preloaded into an uninstrumented program: skipped.
+-include preload/preload.mk
+
+$(B)/t/preload-test: tests/preload/preload_test.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $< -ldl $(LDLIBS)
+
+ifeq ($(SAN),)
+PRELOAD_RUNS := "tests/preload/run $(B)/t/preload-test $(HAVE_LIBURING)"
+test: $(B)/t/preload-test $(PRELOAD_SO)
+else
+PRELOAD_RUNS := "echo 'skip preload: the preload of a sanitizer build needs an instrumented program'; echo 'preload: 0 passed, 0 failed, 1 skipped'"
+endif
+
+.PHONY: test-preload
+test-preload: $(B)/t/preload-test $(PRELOAD_SO)
+	@sh -c $(PRELOAD_RUNS)
