@@ -88,6 +88,9 @@ HOST_RUNS += "UEPOLL_BACKEND=uring $(B)/t/conf-uepoll host_"
 else
 HOST_RUNS += "echo 'skip uepoll/host_* with UEPOLL_BACKEND=uring: built without liburing'; echo 'uring: 0 passed, 0 failed, 1 skipped'"
 endif
+TSAN_OPTIONS ?= halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp
+ASAN_OPTIONS ?= abort_on_error=1 detect_leaks=1
+export TSAN_OPTIONS ASAN_OPTIONS
 test: $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll
 	@tools/run-tests $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll $(HOST_RUNS)
 

@@ -15,7 +15,7 @@
 
 struct eventfd_ctx {
 	struct uepoll_wait_queue wqh; /* its lock also guards count */
-	uint64_t count;
+	_Atomic uint64_t count;       /* written under wqh's lock */
 	bool semaphore;
 };
 
@@ -24,9 +24,9 @@ static uint32_t efd_poll(struct uepoll_file *f, struct uepoll_poll_table *pt)
 	struct eventfd_ctx *ctx = f->private_data;
 	uint32_t events = 0;
 	uepoll_poll_wait(f, &ctx->wqh, pt);
-	uep_wq_lock(&ctx->wqh);
-	uint64_t count = ctx->count;
-	uep_wq_unlock(&ctx->wqh);
+	/* Written under the queue lock; the hook above orders this read. */
+	uint64_t count =
+	        atomic_load_explicit(&ctx->count, memory_order_acquire);
 	if (count > 0)
 		events |= EPOLLIN;
 	if (count == UINT64_MAX)
@@ -42,12 +42,14 @@ static ssize_t efd_read(struct uepoll_file *f, void *buf, size_t n)
 	if (n < sizeof(uint64_t))
 		return -EINVAL;
 	uep_wq_lock(&ctx->wqh);
-	if (ctx->count == 0) {
+	uint64_t count =
+	        atomic_load_explicit(&ctx->count, memory_order_relaxed);
+	if (count == 0) {
 		uep_wq_unlock(&ctx->wqh);
 		return -EAGAIN;
 	}
-	uint64_t v = ctx->semaphore ? 1 : ctx->count;
-	ctx->count -= v;
+	uint64_t v = ctx->semaphore ? 1 : count;
+	atomic_store_explicit(&ctx->count, count - v, memory_order_release);
 	uep_wake_up_locked(&ctx->wqh, EPOLLOUT, 1);
 	uep_wq_unlock(&ctx->wqh);
 	memcpy(buf, &v, sizeof(v));
@@ -65,11 +67,13 @@ static ssize_t efd_write(struct uepoll_file *f, const void *buf, size_t n)
 	if (v == UINT64_MAX)
 		return -EINVAL;
 	uep_wq_lock(&ctx->wqh);
-	if (UINT64_MAX - ctx->count <= v) {
+	uint64_t count =
+	        atomic_load_explicit(&ctx->count, memory_order_relaxed);
+	if (UINT64_MAX - count <= v) {
 		uep_wq_unlock(&ctx->wqh);
 		return -EAGAIN;
 	}
-	ctx->count += v;
+	atomic_store_explicit(&ctx->count, count + v, memory_order_release);
 	uep_wake_up_locked(&ctx->wqh, EPOLLIN, 1);
 	uep_wq_unlock(&ctx->wqh);
 	return sizeof(v);
@@ -101,7 +105,7 @@ int uep_eventfd_create(unsigned int initval, int flags)
 	if (!ctx)
 		return -ENOMEM;
 	uep_wq_init(&ctx->wqh);
-	ctx->count = initval;
+	atomic_init(&ctx->count, initval);
 	ctx->semaphore = flags & EFD_SEMAPHORE;
 	struct uepoll_file *f = uep_file_alloc(&eventfd_fops, ctx,
 	                                       O_RDWR | (flags & EFD_NONBLOCK));

@@ -55,6 +55,7 @@
 
 #include "host.h"
 #include "rbtree.h"
+#include "slab.h"
 #include "trace.h"
 
 #define EP_PRIVATE_BITS (EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE)
@@ -88,6 +89,9 @@ struct uep_epitem {
 };
 _Static_assert(sizeof(struct uep_epitem) <= 128, "epitem grew past 128 bytes");
 
+/* Items come from a cache of 128-byte objects, with no malloc header. */
+static struct uep_slab epi_cache = UEP_SLAB_INIT(sizeof(struct uep_epitem));
+
 /* A hook on any further wait queue (rare: most files name one). */
 struct uep_eppoll_entry {
 	struct uep_wait_entry wait;
@@ -110,7 +114,7 @@ struct uep_eventpoll {
 	struct ep_notify *notify; /* uepoll_notify(), under mtx */
 	unsigned gen;             /* loop check marks, epnested_mutex */
 	int loop_check_depth;
-	/* counters: under lock, except nwatches (mtx) */
+	/* counters: under lock, but nwatches under mtx */
 	uint64_t nwatches, callbacks, wakeups, harvests, delivered;
 };
 
@@ -527,9 +531,9 @@ static bool ep_remove(struct uep_eventpoll *ep, struct uep_epitem *epi,
 	uep_mutex_lock(&ep->lock);
 	if (ep_is_linked(epi))
 		uep_list_del_init(&epi->rdllink);
-	ep->nwatches--;
 	uep_mutex_unlock(&ep->lock);
-	free(epi);
+	ep->nwatches--;
+	uep_slab_free(&epi_cache, epi);
 	atomic_fetch_sub_explicit(&nr_watches, 1, memory_order_relaxed);
 	*disposed = ep_put_test(ep);
 	return true;
@@ -563,7 +567,7 @@ static int ep_insert(struct uep_eventpoll *ep, const struct epoll_event *event,
 		atomic_fetch_sub_explicit(&nr_watches, 1, memory_order_relaxed);
 		return -ENOSPC;
 	}
-	struct uep_epitem *epi = calloc(1, sizeof(*epi));
+	struct uep_epitem *epi = uep_slab_zalloc(&epi_cache);
 	if (!epi) {
 		atomic_fetch_sub_explicit(&nr_watches, 1, memory_order_relaxed);
 		return -ENOMEM;
@@ -580,9 +584,7 @@ static int ep_insert(struct uep_eventpoll *ep, const struct epoll_event *event,
 	ep_attach_file(epi);
 	ep_rbtree_insert(ep, epi);
 	ep_get(ep);
-	uep_mutex_lock(&ep->lock);
 	ep->nwatches++;
-	uep_mutex_unlock(&ep->lock);
 
 	/* Hook on the file's queues and learn its state, in one poll. */
 	struct ep_pqueue epq = {.pt = {.qproc = ep_ptable_queue_proc},

@@ -189,14 +189,18 @@ static void pipe_release(struct uepoll_file *f)
 	if (f->f_mode & UEP_FMODE_WRITE)
 		p->writers--;
 	bool gone = !p->readers && !p->writers;
-	uep_mutex_unlock(&p->mutex);
-	if (gone) {
-		pipe_free(p);
-		return;
+	/*
+	 * The last reader or writer left: both sides' masks changed.  Wake
+	 * with the mutex held (callbacks take only ep->lock), or the other
+	 * end's release could free the queues under our feet.
+	 */
+	if (!gone) {
+		uep_wake_up_all(&p->rd_wait, 0);
+		uep_wake_up_all(&p->wr_wait, 0);
 	}
-	/* The last reader or writer left: both sides' masks changed. */
-	uep_wake_up_all(&p->rd_wait, 0);
-	uep_wake_up_all(&p->wr_wait, 0);
+	uep_mutex_unlock(&p->mutex);
+	if (gone)
+		pipe_free(p);
 }
 
 static const struct uepoll_file_operations pipe_fops = {

@@ -139,6 +139,25 @@ static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val,
 	return syscall(SYS_futex, (uint32_t *)uaddr, op, val, ts, NULL, val3);
 }
 
+#define MAX_PENDING_WAKES 16
+
+UEP_TLS unsigned uep_lock_depth;
+UEP_TLS unsigned uep_wakes_pending;
+static UEP_TLS _Atomic uint32_t *pending_wakes[MAX_PENDING_WAKES];
+
+void uep_wake_flush(void)
+{
+	unsigned n = uep_wakes_pending;
+	uep_wakes_pending = 0;
+	/*
+	 * The sleeper may have left already (a timeout saw WOKEN) and its
+	 * stack be in other use: a futex wake there is at worst spurious,
+	 * which every futex user tolerates; no memory is touched.
+	 */
+	for (unsigned i = 0; i < n; i++)
+		futex(pending_wakes[i], FUTEX_WAKE_PRIVATE, 1, NULL, 0);
+}
+
 void uep_waiter_wake(struct uep_waiter *w)
 {
 	int efd = w->efd; /* read before the sleeper may go */
@@ -147,9 +166,13 @@ void uep_waiter_wake(struct uep_waiter *w)
 	if (old != UEP_WAITER_SLEEPING)
 		return; /* not asleep yet: it will see WOKEN */
 	if (efd >= 0) {
+		/* Now: the eventfd belongs to a thread that may exit. */
 		uint64_t one = 1;
 		ssize_t r = write(efd, &one, sizeof(one));
 		(void)r; /* EAGAIN: the counter is already non-zero */
+	} else if (uep_lock_depth > 0 &&
+	           uep_wakes_pending < MAX_PENDING_WAKES) {
+		pending_wakes[uep_wakes_pending++] = &w->state;
 	} else {
 		futex(&w->state, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
 	}

@@ -32,14 +32,27 @@ static inline void uep_mutex_destroy(struct uep_mutex *m)
 	pthread_mutex_destroy(&m->m);
 }
 
+/*
+ * Deferred wake-ups (the kernel's wake_q): a futex wake decided under a
+ * lock is issued when the thread's last uepoll lock is dropped, so the
+ * woken thread does not run straight into the locks its waker still holds.
+ */
+#define UEP_TLS __thread __attribute__((tls_model("initial-exec")))
+extern UEP_TLS unsigned uep_lock_depth;
+extern UEP_TLS unsigned uep_wakes_pending;
+void uep_wake_flush(void);
+
 static inline void uep_mutex_lock(struct uep_mutex *m)
 {
 	pthread_mutex_lock(&m->m);
+	uep_lock_depth++;
 }
 
 static inline void uep_mutex_unlock(struct uep_mutex *m)
 {
 	pthread_mutex_unlock(&m->m);
+	if (--uep_lock_depth == 0 && UEP_UNLIKELY(uep_wakes_pending))
+		uep_wake_flush();
 }
 
 /* ---- deadlines ---- */

@@ -550,6 +550,14 @@ TEST(sig_only_signalled_waiter_interrupted)
  */
 static void stop_and_continue(enum call call, int expect_eintr)
 {
+	/*
+	 * A stop and continue with no handler runs no userspace code, so
+	 * uepoll cannot see it: its sleep is restarted by the kernel (README,
+	 * Differences from Linux).
+	 */
+	if (SYS_IS_UEPOLL && expect_eintr)
+		SKIP("uepoll cannot observe SIGSTOP/SIGCONT without a handler "
+		     "(documented difference)");
 	int ep = mkep(), efd = mkefd();
 	ADD(ep, efd, EPOLLIN, 1);
 	struct waiter w = {

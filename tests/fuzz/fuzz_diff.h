@@ -465,32 +465,13 @@ FZ_FN size_t fz_size(uint8_t b)
 	return sizes[b % 16];
 }
 
-/*
- * Open divergences (tests/conf/fuzz_found.c) the generator avoids when
- * avoid_known is set, so that the runner in `make test` looks for new ones:
- * a read that frees no page of a full pipe (pipe I/O in whole pages never
- * leaves a page partly read), and the missing wake-up path limit (see
- * fz_known_ctl).
- */
-FZ_FN size_t fz_pipe_size(const struct fz_state *s, int kfd, size_t n)
-{
-	bool pipe = false;
-	for (int i = 0; i < FZ_SLOTS; i++)
-		if (s->slot[i].kind != FZ_FREE && s->slot[i].kfd == kfd)
-			pipe = s->slot[i].kind == FZ_PIPE_R ||
-			       s->slot[i].kind == FZ_PIPE_W;
-	if (!s->avoid_known || !pipe)
-		return n;
-	return n < 4096 ? (n ? 4096 : 0) : n - n % 4096;
-}
-
 FZ_FN void fz_op_read(struct fz_state *s)
 {
 	uint8_t tb = fz_u8(s), sb = fz_u8(s);
 	int kfd, ufd;
 	char tn[24];
 	fz_target(s, tb, &kfd, &ufd, tn, sizeof(tn));
-	size_t n = fz_pipe_size(s, kfd, fz_size(sb));
+	size_t n = fz_size(sb);
 	if (kfd == s->kdir)
 		return; /* a directory: nothing to compare but EISDIR */
 	fz_log(s, "read(%s, %zu)", tn, n);
@@ -525,7 +506,7 @@ FZ_FN void fz_op_write(struct fz_state *s)
 		fz_log(s, "write(%s, %#llx, %zu)", tn, (unsigned long long)v,
 		       n);
 	} else {
-		n = fz_pipe_size(s, kfd, fz_size(sb));
+		n = fz_size(sb);
 		for (size_t k = 0; k < n; k++)
 			fz_wbuf[k] = (unsigned char)(s->nops + k * 7);
 		fz_log(s, "write(%s, %zu)", tn, n);
