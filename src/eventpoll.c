@@ -346,6 +346,17 @@ static void ep_unregister_pollwait(struct uep_eventpoll *ep,
 	}
 }
 
+/*
+ * Wake the instance's own pollers (parents, poll()ers) with key EPOLLIN.
+ * Called with the watched file's queue lock held and ep->lock dropped, so
+ * a chain of nested instances takes queue locks child before parent; at
+ * most EP_MAX_NESTS deep, since loops are refused.
+ */
+static void ep_poll_safewake(struct uep_eventpoll *ep)
+{
+	uep_wake_up(&ep->poll_wait, EPOLLIN);
+}
+
 /* ---- the callback ---- */
 
 /*
@@ -404,7 +415,7 @@ out_unlock:
 	uep_mutex_unlock(&ep->lock);
 	/* Parents hear EPOLLIN, whatever woke the child. */
 	if (pwake)
-		uep_wake_up(&ep->poll_wait, EPOLLIN);
+		ep_poll_safewake(ep);
 	if (!(events & EPOLLEXCLUSIVE))
 		ewake = 1;
 	return ewake;
@@ -554,7 +565,7 @@ static void ep_queue_if_ready(struct uep_eventpoll *ep, struct uep_epitem *epi,
 	}
 	uep_mutex_unlock(&ep->lock);
 	if (pwake)
-		uep_wake_up(&ep->poll_wait, EPOLLIN);
+		ep_poll_safewake(ep);
 }
 
 /* Must be called with ep->mtx held. */
