@@ -21,6 +21,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -106,7 +108,6 @@ UEPOLL_API int uepoll_setsockopt(int sockfd, int level, int optname,
  * CLOCK_MONOTONIC when armed: later clock jumps are not followed, and
  * TFD_TIMER_CANCEL_ON_SET never cancels.
  */
-#include <sys/timerfd.h>
 UEPOLL_API int uepoll_timerfd_create(int clockid, int flags);
 UEPOLL_API int uepoll_timerfd_settime(int fd, int flags,
                                       const struct itimerspec *new_value,
