@@ -132,6 +132,12 @@ struct ep_notify {
 
 static pthread_mutex_t epnested_mutex = PTHREAD_MUTEX_INITIALIZER;
 static unsigned loop_check_gen; /* under epnested_mutex */
+/* Non-epoll files below an insertion: their wake-up paths get counted. */
+static struct {
+	struct uepoll_file **files;
+	size_t n, cap;
+	int error;
+} tfile_check; /* under epnested_mutex */
 static struct uep_eventpoll *inserting_into;
 
 static _Atomic long nr_watches;
@@ -626,6 +632,69 @@ static int ep_modify(struct uep_eventpoll *ep, struct uep_epitem *epi,
 
 /* ---- loop and depth checks (the kernel's ep_loop_check) ---- */
 
+/* Remember f for the path check, once per check.  epnested_mutex held. */
+static void tfile_check_add(struct uepoll_file *f)
+{
+	if (f->f_check_gen == loop_check_gen)
+		return;
+	if (tfile_check.n == tfile_check.cap) {
+		size_t cap = tfile_check.cap ? 2 * tfile_check.cap : 16;
+		struct uepoll_file **v =
+		        realloc(tfile_check.files, cap * sizeof(*v));
+		if (!v) {
+			tfile_check.error = -ENOMEM;
+			return;
+		}
+		tfile_check.files = v;
+		tfile_check.cap = cap;
+	}
+	f->f_check_gen = loop_check_gen;
+	tfile_check.files[tfile_check.n++] = f;
+}
+
+/*
+ * Wake-up paths (the kernel's reverse_path_check): a file woken wakes
+ * every instance above it, recursively.  Paths that end at depth d are
+ * limited to path_limits[d] (depth 0: any number), so that one wake-up
+ * cannot fan out without bound through nested instances.
+ */
+static const int path_limits[EP_MAX_NESTS + 1] = {1000, 500, 100, 50, 10};
+static int path_count[EP_MAX_NESTS + 1];
+
+static int reverse_path_check_proc(struct uepoll_file *f, int depth)
+{
+	int error = 0;
+	if (depth > EP_MAX_NESTS)
+		return -1;
+	uep_mutex_lock(&f->f_lock);
+	for (struct uep_epitem *epi = f->f_ep; epi && !error;
+	     epi = epi->fnext) {
+		struct uepoll_file *parent = epi->ep->file;
+		uep_mutex_lock(&parent->f_lock);
+		bool top = parent->f_ep == NULL;
+		uep_mutex_unlock(&parent->f_lock);
+		if (!top)
+			error = reverse_path_check_proc(parent, depth + 1);
+		else if (depth > 0 && ++path_count[depth] > path_limits[depth])
+			error = -1;
+	}
+	uep_mutex_unlock(&f->f_lock);
+	return error;
+}
+
+/* -EINVAL when a listed file has too many wake-up paths.  epnested held. */
+static int reverse_path_check(void)
+{
+	if (tfile_check.error)
+		return tfile_check.error;
+	for (size_t i = 0; i < tfile_check.n; i++) {
+		memset(path_count, 0, sizeof(path_count));
+		if (reverse_path_check_proc(tfile_check.files[i], 0))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 /* Deepest chain of instances below ep.  epnested_mutex held. */
 static int ep_loop_check_proc(struct uep_eventpoll *ep, int depth)
 {
@@ -638,8 +707,10 @@ static int ep_loop_check_proc(struct uep_eventpoll *ep, int depth)
 	     n = uep_rb_next(n)) {
 		struct uep_epitem *epi =
 		        uep_container_of(n, struct uep_epitem, rbn);
-		if (!uep_is_file_epoll(epi->file))
+		if (!uep_is_file_epoll(epi->file)) {
+			tfile_check_add(epi->file);
 			continue;
+		}
 		struct uep_eventpoll *child = epi->file->private_data;
 		int r;
 		if (child == inserting_into || depth > EP_MAX_NESTS)
@@ -678,7 +749,6 @@ static int ep_upwards_depth(struct uep_eventpoll *ep, int depth)
 /* 0 if `to` may go into `ep`; -ELOOP for a cycle or a chain too deep. */
 static int ep_loop_check(struct uep_eventpoll *ep, struct uep_eventpoll *to)
 {
-	loop_check_gen++;
 	inserting_into = ep;
 	int depth = ep_loop_check_proc(to, 0);
 	if (depth > EP_MAX_NESTS)
@@ -710,6 +780,18 @@ struct uepoll_file *uep_ep_create(void)
 	ep->file = f;
 	atomic_init(&ep->refcount, 1);
 	return f;
+}
+
+/* A check after ep_insert failed: take the new item out again.  mtx held. */
+static int ep_undo_insert_if(struct uep_eventpoll *ep, struct uepoll_file *tf,
+                             int fd, int error)
+{
+	if (error) {
+		bool disposed;
+		ep_remove(ep, ep_find(ep, tf, fd), false, &disposed);
+		assert(!disposed);
+	}
+	return error;
 }
 
 static bool ep_op_has_event(int op)
@@ -744,13 +826,28 @@ int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
 			return -EINVAL;
 	}
 	struct uep_eventpoll *ep = epf->private_data;
-	if (op == EPOLL_CTL_ADD && uep_is_file_epoll(tf)) {
+	/*
+	 * A full check when the target is an epoll (loops, depth) or this
+	 * instance is itself watched (wake-up paths through it).
+	 */
+	if (op == EPOLL_CTL_ADD) {
+		uep_mutex_lock(&epf->f_lock);
+		nested = epf->f_ep != NULL || uep_is_file_epoll(tf);
+		uep_mutex_unlock(&epf->f_lock);
+	}
+	if (nested) {
 		pthread_mutex_lock(&epnested_mutex);
-		nested = true;
-		error = ep_loop_check(ep, tf->private_data);
-		if (error) {
-			pthread_mutex_unlock(&epnested_mutex);
-			return error;
+		loop_check_gen++;
+		tfile_check.n = 0;
+		tfile_check.error = 0;
+		if (uep_is_file_epoll(tf)) {
+			error = ep_loop_check(ep, tf->private_data);
+			if (error) {
+				pthread_mutex_unlock(&epnested_mutex);
+				return error;
+			}
+		} else {
+			tfile_check_add(tf);
 		}
 	}
 	uep_mutex_lock(&ep->mtx);
@@ -762,6 +859,9 @@ int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
 		if (!epi) {
 			ev->events |= EPOLLERR | EPOLLHUP;
 			error = ep_insert(ep, ev, tf, fd);
+			if (!error && nested)
+				error = ep_undo_insert_if(ep, tf, fd,
+				                          reverse_path_check());
 			if (!error && uep_is_host_file(tf))
 				ep_wake_all_waiters(ep);
 		} else {

@@ -30,6 +30,7 @@ struct uepoll_file {
 	unsigned f_mode;     /* UEP_FMODE_*; fixed at creation */
 	struct uep_mutex f_lock;
 	struct uep_epitem *f_ep; /* watchers, under f_lock (eventpoll.c) */
+	unsigned f_check_gen;    /* path-check mark, under epnested_mutex */
 };
 
 /*

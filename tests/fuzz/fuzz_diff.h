@@ -347,25 +347,6 @@ FZ_FN uint32_t fz_mask(struct fz_state *s)
 	return m;
 }
 
-/*
- * The other open divergence: uepoll has no reverse_path_check, so an ADD
- * the kernel refuses for too many wake-up paths (EINVAL) succeeds.  With
- * avoid_known, take that registration back out of uepoll and go on.  A
- * non-exclusive ADD that uepoll accepted has no other reason for EINVAL.
- */
-FZ_FN void fz_known_ctl(struct fz_state *s, int op, uint32_t events, int kr,
-                        int ke, int ur, int uep, int ut)
-{
-	if (s->avoid_known && op == EPOLL_CTL_ADD && kr < 0 && ke == EINVAL &&
-	    ur == 0 && !(events & EPOLLEXCLUSIVE)) {
-		uepoll_ctl(uep, EPOLL_CTL_DEL, ut, NULL);
-		fz_log(s, "  (known: path limit; uepoll's item removed)");
-		s->n_known++;
-		return;
-	}
-	fz_cmp_ret(s, "epoll_ctl", kr, ke, ur, 0);
-}
-
 FZ_FN void fz_op_ctl(struct fz_state *s)
 {
 	uint8_t eb = fz_u8(s), ob = fz_u8(s), tb = fz_u8(s);
@@ -399,10 +380,7 @@ FZ_FN void fz_op_ctl(struct fz_state *s)
 	errno = 0;
 	int ur = uepoll_ctl(uep, op, ut, null_ev ? NULL : &uev);
 	int ue = errno;
-	if (ur == 0)
-		fz_known_ctl(s, op, kev.events, kr, ke, ur, uep, ut);
-	else
-		fz_cmp_ret(s, "epoll_ctl", kr, ke, ur, ue);
+	fz_cmp_ret(s, "epoll_ctl", kr, ke, ur, ue);
 	s->n_ctl_ok += kr == 0;
 }
 
@@ -617,11 +595,7 @@ FZ_FN void fz_op_add(struct fz_state *s)
 	errno = 0;
 	int ur = uepoll_ctl(s->slot[e].ufd, op, s->slot[t].ufd, &uev);
 	int ue = errno;
-	if (ur == 0)
-		fz_known_ctl(s, op, kev.events, kr, ke, ur, s->slot[e].ufd,
-		             s->slot[t].ufd);
-	else
-		fz_cmp_ret(s, "epoll_ctl", kr, ke, ur, ue);
+	fz_cmp_ret(s, "epoll_ctl", kr, ke, ur, ue);
 	s->n_ctl_ok += kr == 0;
 }
 
