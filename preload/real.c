@@ -15,7 +15,10 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
+
+#include <uepoll.h>
 
 #include "preload.h"
 
@@ -56,9 +59,30 @@ void preload_real_init(void)
 		pthread_once(&real_once, real_load);
 }
 
+/*
+ * A backend asked for with UEPOLL_BACKEND is started now, while the
+ * environment is the one the program was given: some programs (nginx)
+ * replace theirs before their first epoll_ctl, when uepoll would read it.
+ */
+static void backend_start_early(void)
+{
+	if (!getenv("UEPOLL_BACKEND"))
+		return;
+	int ep = uepoll_create1(0);
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct epoll_event ev = {.events = EPOLLIN};
+	if (ep >= 0 && efd >= 0)
+		uepoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev);
+	if (efd >= 0)
+		uepoll_close(efd);
+	if (ep >= 0)
+		uepoll_close(ep);
+}
+
 __attribute__((constructor)) static void preload_ctor(void)
 {
 	preload_real_init();
+	backend_start_early();
 }
 
 /* ---- the library's own calls (ld --wrap) ---- */
