@@ -22,10 +22,10 @@ static uint64_t open_bits[UEP_FD_CAPACITY / WORD_BITS];
 static uint64_t full_bits[UEP_FD_CAPACITY / WORD_BITS / WORD_BITS];
 static long fd_limit = UEP_FD_CAPACITY; /* under table_lock */
 
-static pthread_mutex_t stripes[UEP_FD_STRIPES] = {
-        [0 ... UEP_FD_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER};
+static struct uep_mutex stripes[UEP_FD_STRIPES] = {
+        [0 ... UEP_FD_STRIPES - 1] = UEP_MUTEX_INITIALIZER};
 
-static pthread_mutex_t *stripe_of(unsigned idx)
+static struct uep_mutex *stripe_of(unsigned idx)
 {
 	return &stripes[idx % UEP_FD_STRIPES];
 }
@@ -117,11 +117,11 @@ int uep_fd_install(struct uepoll_file *f, unsigned fd_flags, int minfd)
 		return -ENOMEM;
 	}
 	bit_set((unsigned)idx);
-	pthread_mutex_t *st = stripe_of((unsigned)idx);
-	pthread_mutex_lock(st);
+	struct uep_mutex *st = stripe_of((unsigned)idx);
+	uep_mutex_lock(st);
 	s->file = f;
 	s->flags = fd_flags;
-	pthread_mutex_unlock(st);
+	uep_mutex_unlock(st);
 	pthread_mutex_unlock(&table_lock);
 	return UEPOLL_FD_BASE + (int)idx;
 }
@@ -142,12 +142,12 @@ struct uepoll_file *uep_fget(int fd)
 	struct fd_slot *s = slot_of(idx);
 	if (!s)
 		return NULL;
-	pthread_mutex_t *st = stripe_of(idx);
-	pthread_mutex_lock(st);
+	struct uep_mutex *st = stripe_of(idx);
+	uep_mutex_lock(st);
 	struct uepoll_file *f = s->file;
 	if (f)
 		uep_file_get(f);
-	pthread_mutex_unlock(st);
+	uep_mutex_unlock(st);
 	return f;
 }
 
@@ -157,12 +157,12 @@ static struct uepoll_file *slot_take(unsigned idx)
 	struct fd_slot *s = slot_of(idx);
 	if (!s)
 		return NULL;
-	pthread_mutex_t *st = stripe_of(idx);
-	pthread_mutex_lock(st);
+	struct uep_mutex *st = stripe_of(idx);
+	uep_mutex_lock(st);
 	struct uepoll_file *f = s->file;
 	s->file = NULL;
 	s->flags = 0;
-	pthread_mutex_unlock(st);
+	uep_mutex_unlock(st);
 	return f;
 }
 
@@ -198,12 +198,12 @@ int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags)
 		return -ENOMEM;
 	}
 	uep_file_get(f);
-	pthread_mutex_t *st = stripe_of(idx);
-	pthread_mutex_lock(st);
+	struct uep_mutex *st = stripe_of(idx);
+	uep_mutex_lock(st);
 	struct uepoll_file *old = s->file;
 	s->file = f;
 	s->flags = fd_flags;
-	pthread_mutex_unlock(st);
+	uep_mutex_unlock(st);
 	bit_set(idx);
 	pthread_mutex_unlock(&table_lock);
 	if (old)
@@ -220,11 +220,11 @@ int uep_fd_get_flags(int fd)
 	struct fd_slot *s = slot_of(idx);
 	if (!s)
 		return r;
-	pthread_mutex_t *st = stripe_of(idx);
-	pthread_mutex_lock(st);
+	struct uep_mutex *st = stripe_of(idx);
+	uep_mutex_lock(st);
 	if (s->file)
 		r = (int)s->flags;
-	pthread_mutex_unlock(st);
+	uep_mutex_unlock(st);
 	return r;
 }
 
@@ -237,13 +237,13 @@ int uep_fd_set_flags(int fd, unsigned fd_flags)
 	struct fd_slot *s = slot_of(idx);
 	if (!s)
 		return r;
-	pthread_mutex_t *st = stripe_of(idx);
-	pthread_mutex_lock(st);
+	struct uep_mutex *st = stripe_of(idx);
+	uep_mutex_lock(st);
 	if (s->file) {
 		s->flags = fd_flags;
 		r = 0;
 	}
-	pthread_mutex_unlock(st);
+	uep_mutex_unlock(st);
 	return r;
 }
 

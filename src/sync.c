@@ -8,15 +8,75 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val,
+                  const struct timespec *ts, uint32_t val3);
+
+#ifdef UEP_MUTEX_PTHREAD
 void uep_mutex_init(struct uep_mutex *m)
 {
-	pthread_mutexattr_t a;
-	pthread_mutexattr_init(&a);
-	/* Critical sections are short: spin a little before sleeping. */
-	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
-	pthread_mutex_init(&m->m, &a);
-	pthread_mutexattr_destroy(&a);
+	pthread_mutex_init(&m->m, NULL);
 }
+
+void uep_mutex_destroy(struct uep_mutex *m)
+{
+	pthread_mutex_destroy(&m->m);
+}
+
+void uep_mutex_lock_slow(struct uep_mutex *m)
+{
+	pthread_mutex_lock(&m->m);
+}
+
+void uep_mutex_unlock_slow(struct uep_mutex *m)
+{
+	pthread_mutex_unlock(&m->m);
+}
+#else
+void uep_mutex_init(struct uep_mutex *m)
+{
+	atomic_init(&m->state, 0);
+}
+
+void uep_mutex_destroy(struct uep_mutex *m)
+{
+	assert(atomic_load(&m->state) == 0);
+	(void)m;
+}
+
+#define SPIN_TRIES 100
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
+void uep_mutex_lock_slow(struct uep_mutex *m)
+{
+	/* Critical sections are short: spin a little before sleeping. */
+	for (int i = 0; i < SPIN_TRIES; i++) {
+		uint32_t c =
+		        atomic_load_explicit(&m->state, memory_order_relaxed);
+		if (c == 0 && atomic_compare_exchange_weak_explicit(
+		                      &m->state, &c, 1, memory_order_acquire,
+		                      memory_order_relaxed))
+			return;
+		cpu_relax();
+	}
+	/* Announce a sleeper (2); whoever unlocks then wakes one. */
+	while (atomic_exchange_explicit(&m->state, 2, memory_order_acquire) !=
+	       0)
+		futex(&m->state, FUTEX_WAIT_PRIVATE, 2, NULL, 0);
+}
+
+void uep_mutex_unlock_slow(struct uep_mutex *m)
+{
+	futex(&m->state, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
+}
+#endif
 
 static void ts_now(struct timespec *ts)
 {

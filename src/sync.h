@@ -21,16 +21,31 @@
 
 #include "compiler.h"
 
+/*
+ * The mutex of every uepoll structure.  In release builds a futex lock of
+ * one word (0 free, 1 held, 2 held with sleepers; Drepper's "Futexes are
+ * tricky", mutex 3) with a short spin: uncontended, a lock and unlock pair
+ * is two atomic instructions and no call.  Under ThreadSanitizer it is a
+ * pthread mutex, so that TSan checks the lock order written in eventpoll.c.
+ */
+#if defined(__SANITIZE_THREAD__) || defined(UEP_PTHREAD_LOCKS)
+#define UEP_MUTEX_PTHREAD 1
 struct uep_mutex {
 	pthread_mutex_t m;
 };
-
-void uep_mutex_init(struct uep_mutex *m);
-
-static inline void uep_mutex_destroy(struct uep_mutex *m)
-{
-	pthread_mutex_destroy(&m->m);
-}
+#define UEP_MUTEX_INITIALIZER                                                  \
+	{                                                                      \
+		PTHREAD_MUTEX_INITIALIZER                                      \
+	}
+#else
+struct uep_mutex {
+	_Atomic uint32_t state;
+};
+#define UEP_MUTEX_INITIALIZER                                                  \
+	{                                                                      \
+		0                                                              \
+	}
+#endif
 
 /*
  * Deferred wake-ups (the kernel's wake_q): a futex wake decided under a
@@ -42,15 +57,34 @@ extern UEP_TLS unsigned uep_lock_depth;
 extern UEP_TLS unsigned uep_wakes_pending;
 void uep_wake_flush(void);
 
+void uep_mutex_init(struct uep_mutex *m);
+void uep_mutex_destroy(struct uep_mutex *m);
+void uep_mutex_lock_slow(struct uep_mutex *m);
+void uep_mutex_unlock_slow(struct uep_mutex *m);
+
 static inline void uep_mutex_lock(struct uep_mutex *m)
 {
+#ifdef UEP_MUTEX_PTHREAD
 	pthread_mutex_lock(&m->m);
+#else
+	uint32_t c = 0;
+	if (UEP_UNLIKELY(!atomic_compare_exchange_strong_explicit(
+	            &m->state, &c, 1, memory_order_acquire,
+	            memory_order_relaxed)))
+		uep_mutex_lock_slow(m);
+#endif
 	uep_lock_depth++;
 }
 
 static inline void uep_mutex_unlock(struct uep_mutex *m)
 {
+#ifdef UEP_MUTEX_PTHREAD
 	pthread_mutex_unlock(&m->m);
+#else
+	if (UEP_UNLIKELY(atomic_exchange_explicit(&m->state, 0,
+	                                          memory_order_release) == 2))
+		uep_mutex_unlock_slow(m);
+#endif
 	if (--uep_lock_depth == 0 && UEP_UNLIKELY(uep_wakes_pending))
 		uep_wake_flush();
 }
