@@ -84,6 +84,7 @@ void xctl(const struct impl *im, int epfd, int op, int fd, uint32_t events,
 void bench_scale(void); /* ctl, wait, poll-vs-wait */
 void bench_cycle(void);
 void bench_mem(void);
+int mem_child_main(long nreg);
 void bench_pingpong(void);
 void bench_herd(void);
 void bench_batch(void);

@@ -525,6 +525,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc > 1 && !strcmp(argv[1], "--callgrind"))
 		return callgrind_main(argc - 2, argv + 2);
+	if (argc > 2 && !strcmp(argv[1], "--mem-child"))
+		return mem_child_main(atol(argv[2]));
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--only") && i + 1 < argc)
 			only = argv[++i];
