@@ -64,7 +64,14 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 	/* Not ours: the kernel gives EBADF, EINVAL (not an epoll), ... */
 	if (ep < 0)
 		return real.epoll_ctl(epfd, op, fd, event);
-	return uepoll_ctl(ep, op, target_fd(fd), event);
+	bool env = preload_backend_env();
+	int r = uepoll_ctl(ep, op, target_fd(fd), event);
+	if (env) {
+		int e = errno;
+		unsetenv("UEPOLL_BACKEND");
+		errno = e;
+	}
+	return r;
 }
 
 /* A wait on a proxy is over: bring the proxy in step, keep errno. */

@@ -39,10 +39,18 @@ struct preload_real {
 extern struct preload_real real;
 void preload_real_init(void);
 
+/* Has this process's host backend started (uepoll_host_backend)? */
+bool preload_backend_running(void);
+/* Before a ctl that may start the backend: restore UEPOLL_BACKEND if the
+ * program dropped it; true if the caller must unsetenv it afterwards. */
+bool preload_backend_env(void);
+
 /* What the interposed calls do in this process. */
 enum preload_mode {
 	PRELOAD_UEPOLL,        /* epoll is uepoll */
 	PRELOAD_CHILD_PENDING, /* a forked child: convert on first use */
+	PRELOAD_CHILD_FRESH,   /* a forked child of a backend-less parent:
+	                          new proxy eventfds on first use */
 	PRELOAD_KERNEL,        /* converted: everything goes to libc */
 };
 

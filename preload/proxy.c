@@ -19,14 +19,18 @@
  * uepoll never calls back into the preload.
  *
  * FORK: the child gets a copy of the instances, but the kernel objects
- * behind them (the host backend's epoll fds or io_uring ring, the proxy
- * eventfds) are shared with the parent, so the child cannot keep using
- * uepoll without stealing the parent's events.  On its first epoll call
- * the child converts each proxy into a kernel epoll instance holding the
- * same registrations, in place (dup3 onto the proxy number), and from
- * then on the preload passes everything to libc.  The child never
- * releases its copies of the instances: that would remove the parent's
- * registrations from the shared backend.
+ * behind them (the proxy eventfds, and the host backend's epoll fds or
+ * io_uring ring once kernel fds were registered) are shared with the
+ * parent.  If the parent's backend had not started, the child keeps
+ * uepoll: on its first epoll call each proxy number gets a fresh eventfd
+ * of its own (dup3 in place), and the child's first kernel fd starts its
+ * own backend (nginx's master creates an epoll, its workers fill theirs).
+ * Otherwise the child cannot keep using uepoll without stealing the
+ * parent's events: on its first epoll call it converts each proxy into a
+ * kernel epoll holding the same registrations, in place, and from then on
+ * the preload passes everything to libc.  The child never releases its
+ * copies of the instances: that would remove the parent's registrations
+ * from the shared backend.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +64,7 @@ static struct proxy_slot *slots; /* by kernel fd, under proxy_lock */
 static size_t nslots;
 static atomic_int nproxies;
 static _Atomic enum preload_mode mode = PRELOAD_UEPOLL;
+static bool fork_backend; /* the forking parent's backend had started */
 
 bool proxy_any(void)
 {
@@ -209,7 +214,9 @@ void proxy_sync(int fd, int ufd)
 
 void proxy_atfork_prepare(void)
 {
+	bool b = preload_backend_running();
 	pthread_mutex_lock(&proxy_lock);
+	fork_backend = b;
 }
 
 void proxy_atfork_parent(void)
@@ -220,7 +227,8 @@ void proxy_atfork_parent(void)
 void proxy_atfork_child(void)
 {
 	if (atomic_load(&mode) == PRELOAD_UEPOLL)
-		atomic_store(&mode, PRELOAD_CHILD_PENDING);
+		atomic_store(&mode, fork_backend ? PRELOAD_CHILD_PENDING
+		                                 : PRELOAD_CHILD_FRESH);
 	pthread_mutex_unlock(&proxy_lock);
 }
 
@@ -311,16 +319,39 @@ static void convert_to_kernel(void)
 	atomic_store(&nproxies, 0);
 }
 
+/* Must be called with proxy_lock held, in a forked child. */
+static void fresh_proxies(void)
+{
+	for (size_t i = 0; i < nslots; i++) {
+		if (!slots[i].ufd)
+			continue;
+		int fdflags = real.fcntl((int)i, F_GETFD);
+		int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (efd < 0)
+			continue; /* keeps the shared one: cross-talk only */
+		real.dup3(efd, (int)i,
+		          fdflags >= 0 && (fdflags & FD_CLOEXEC) ? O_CLOEXEC
+		                                                 : 0);
+		real.close(efd);
+		proxy_sync((int)i, slots[i].ufd);
+	}
+}
+
 enum preload_mode proxy_mode(void)
 {
 	enum preload_mode m = atomic_load_explicit(&mode, memory_order_relaxed);
-	if (m != PRELOAD_CHILD_PENDING)
+	if (m == PRELOAD_UEPOLL || m == PRELOAD_KERNEL)
 		return m;
 	pthread_mutex_lock(&proxy_lock);
-	if (atomic_load(&mode) == PRELOAD_CHILD_PENDING) {
+	m = atomic_load(&mode);
+	if (m == PRELOAD_CHILD_PENDING) {
 		convert_to_kernel();
-		atomic_store(&mode, PRELOAD_KERNEL);
+		m = PRELOAD_KERNEL;
+	} else if (m == PRELOAD_CHILD_FRESH) {
+		fresh_proxies();
+		m = PRELOAD_UEPOLL;
 	}
+	atomic_store(&mode, m);
 	pthread_mutex_unlock(&proxy_lock);
-	return PRELOAD_KERNEL;
+	return m;
 }

@@ -15,7 +15,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <uepoll.h>
@@ -60,29 +60,38 @@ void preload_real_init(void)
 }
 
 /*
- * A backend asked for with UEPOLL_BACKEND is started now, while the
- * environment is the one the program was given: some programs (nginx)
- * replace theirs before their first epoll_ctl, when uepoll would read it.
+ * UEPOLL_BACKEND as the program was given it.  uepoll reads the variable
+ * when the first kernel fd joins an instance, and some programs (nginx)
+ * have replaced their environment by then: the first epoll_ctl puts it
+ * back for the duration of that call (preload_backend_env).
  */
-static void backend_start_early(void)
-{
-	if (!getenv("UEPOLL_BACKEND"))
-		return;
-	int ep = uepoll_create1(0);
-	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	struct epoll_event ev = {.events = EPOLLIN};
-	if (ep >= 0 && efd >= 0)
-		uepoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev);
-	if (efd >= 0)
-		uepoll_close(efd);
-	if (ep >= 0)
-		uepoll_close(ep);
-}
+static char *want_backend;
+static atomic_bool backend_running;
 
 __attribute__((constructor)) static void preload_ctor(void)
 {
 	preload_real_init();
-	backend_start_early();
+	const char *b = getenv("UEPOLL_BACKEND");
+	if (b)
+		want_backend = strdup(b);
+}
+
+bool preload_backend_running(void)
+{
+	if (atomic_load_explicit(&backend_running, memory_order_relaxed))
+		return true;
+	if (strcmp(uepoll_host_backend(), "none") == 0)
+		return false;
+	atomic_store(&backend_running, true);
+	return true;
+}
+
+bool preload_backend_env(void)
+{
+	if (!want_backend || preload_backend_running() ||
+	    getenv("UEPOLL_BACKEND"))
+		return false;
+	return setenv("UEPOLL_BACKEND", want_backend, 1) == 0;
 }
 
 /* ---- the library's own calls (ld --wrap) ---- */

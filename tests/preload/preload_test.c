@@ -323,6 +323,34 @@ static void t_fork(void)
 	close(ep);
 }
 
+/* A fork before any fd was registered (nginx's master and workers): the
+ * child fills its copy of the instance and it works there.  Runs
+ * first, before any other test registered a kernel fd. */
+static void t_fork_fresh(void)
+{
+	int ep = epoll_create1(0), p[2];
+	CHECK(pipe2(p, O_NONBLOCK) == 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int ok = add(ep, p[0], EPOLLIN, 3) == 0 && !readable(ep, 0) &&
+		         write(p[1], "x", 1) == 1 && readable(ep, 1000) &&
+		         wait_n(ep, 1000) == 1;
+		_exit(ok ? 0 : 1);
+	}
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* Linux shares the instance with the child, the preload does not
+	 * (README): the child's registration is there or not. */
+	epoll_ctl(ep, EPOLL_CTL_DEL, p[0], NULL);
+	CHECK(add(ep, p[0], EPOLLIN, 4) == 0);
+	CHECK(wait_n(ep, 0) == 1); /* the child's byte is still in the pipe */
+	close(p[0]);
+	close(p[1]);
+	close(ep);
+}
+
 /* Raw syscall() reaches the same instances. */
 static void t_raw_syscall(void)
 {
@@ -384,6 +412,7 @@ static const struct {
 	const char *name;
 	void (*fn)(void);
 } tests[] = {
+        {"fork_fresh", t_fork_fresh},
         {"create", t_create},
         {"ctl_errors", t_ctl_errors},
         {"level_edge_oneshot", t_level_edge_oneshot},
