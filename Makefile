@@ -92,7 +92,7 @@ TSAN_OPTIONS ?= halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/t
 ASAN_OPTIONS ?= abort_on_error=1 detect_leaks=1
 export TSAN_OPTIONS ASAN_OPTIONS
 test: $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll
-	@tools/run-tests $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll $(HOST_RUNS)
+	@tools/run-tests $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll $(HOST_RUNS) $(PRELOAD_RUNS)
 
 # ---- demo, install -------------------------------------------------------
 $(B)/demo: examples/demo.c $(B)/libuepoll.a include/uepoll.h
@@ -108,7 +108,7 @@ install: all
 	ln -sf libuepoll.so.0 $(DESTDIR)$(PREFIX)/lib/libuepoll.so
 	install -m 644 $(B)/uepoll.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
-FORMAT_FILES = $(wildcard include/*.h src/*.[ch] tests/*.[ch] tests/*/*.[ch] bench/*.[ch] examples/*.[ch])
+FORMAT_FILES = $(wildcard include/*.h src/*.[ch] tests/*.[ch] tests/*/*.[ch] bench/*.[ch] examples/*.[ch] preload/*.[ch])
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
@@ -118,4 +118,4 @@ clean:
 	rm -rf build
 
 # Further parts of the tree bring their own rules (bench, stress, fuzz).
--include $(wildcard bench/*.mk tests/*/*.mk)
+-include $(wildcard bench/*.mk tests/*/*.mk preload/*.mk)

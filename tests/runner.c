@@ -98,7 +98,8 @@ static int run_one(const struct test *t, int default_timeout)
 	if (pid == 0) {
 		setpgid(0, 0);
 		t->fn();
-		/* exit, not _exit: sanitizers report leaks and races at exit. */
+		/* exit, not _exit: sanitizers report leaks and races at exit.
+		 */
 		exit(CHILD_PASS);
 	}
 	int timeout = t->timeout_s ? t->timeout_s : default_timeout;
@@ -119,8 +120,8 @@ static int run_one(const struct test *t, int default_timeout)
 		nanosleep(&ts, NULL);
 	}
 	if (WIFSIGNALED(status)) {
-		fprintf(stderr, "    killed by signal %d (%s)\n", WTERMSIG(status),
-		        strsignal(WTERMSIG(status)));
+		fprintf(stderr, "    killed by signal %d (%s)\n",
+		        WTERMSIG(status), strsignal(WTERMSIG(status)));
 		return CHILD_FAIL;
 	}
 	int code = WEXITSTATUS(status);

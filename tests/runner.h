@@ -26,9 +26,9 @@ typedef void (*test_fn)(void);
 void test_register(const char *name, const char *file, test_fn fn,
                    int timeout_s);
 void test_fail(const char *file, int line, const char *fmt, ...)
-	__attribute__((noreturn, format(printf, 3, 4)));
+        __attribute__((noreturn, format(printf, 3, 4)));
 void test_skip(const char *file, int line, const char *fmt, ...)
-	__attribute__((noreturn, format(printf, 3, 4)));
+        __attribute__((noreturn, format(printf, 3, 4)));
 /* Name of the target this binary was built for ("kernel", "uepoll", "unit"). */
 extern const char *test_target;
 
@@ -90,7 +90,8 @@ extern const char *test_target;
 		long long r_ = (long long)(call);                              \
 		int e_ = errno;                                                \
 		if (r_ != -1 || e_ != (e))                                     \
-			FAIL("`%s` gave %lld errno %d (%s), expected -1 errno " \
+			FAIL("`%s` gave %lld errno %d (%s), expected -1 "      \
+			     "errno "                                          \
 			     "%d (%s)",                                        \
 			     #call, r_, e_, strerror(e_), (e), strerror(e));   \
 	} while (0)

@@ -61,8 +61,7 @@ static inline int sys_epoll_pwait2(int epfd, struct epoll_event *evs, int max,
                                    const struct timespec *timeout,
                                    const sigset_t *mask)
 {
-	return SYS_(epoll_pwait2, uepoll_pwait2)(epfd, evs, max, timeout,
-	                                         mask);
+	return SYS_(epoll_pwait2, uepoll_pwait2)(epfd, evs, max, timeout, mask);
 }
 static inline int sys_eventfd(unsigned int initval, int flags)
 {
@@ -114,15 +113,13 @@ static inline int sys_poll(struct pollfd *fds, nfds_t n, int timeout)
 /* Register fd in epfd with events and data.u64 = data; asserts success. */
 #define ADD(epfd, fd, ev, data_)                                               \
 	do {                                                                   \
-		struct epoll_event e_ = {.events = (ev),                       \
-		                         .data.u64 = (data_)};                 \
+		struct epoll_event e_ = {.events = (ev), .data.u64 = (data_)}; \
 		ASSERT_OK(sys_epoll_ctl((epfd), EPOLL_CTL_ADD, (fd), &e_));    \
 	} while (0)
 
 #define MOD(epfd, fd, ev, data_)                                               \
 	do {                                                                   \
-		struct epoll_event e_ = {.events = (ev),                       \
-		                         .data.u64 = (data_)};                 \
+		struct epoll_event e_ = {.events = (ev), .data.u64 = (data_)}; \
 		ASSERT_OK(sys_epoll_ctl((epfd), EPOLL_CTL_MOD, (fd), &e_));    \
 	} while (0)
 
@@ -182,8 +179,7 @@ static inline int sys_socket(int domain, int type, int protocol)
 {
 	return SYS_(socket, uepoll_socket)(domain, type, protocol);
 }
-static inline int sys_socketpair(int domain, int type, int protocol,
-                                 int sv[2])
+static inline int sys_socketpair(int domain, int type, int protocol, int sv[2])
 {
 	return SYS_(socketpair, uepoll_socketpair)(domain, type, protocol, sv);
 }
