@@ -6,6 +6,7 @@
  * UEPOLL_BACKEND=epoll and =uring to cover both backends.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 
 #include "sys.h"
@@ -158,3 +159,55 @@ TEST(host_backend_is_the_one_asked_for)
 		ASSERT_TRUE(strcmp(uepoll_host_backend(), "none") != 0);
 }
 #endif
+
+/*
+ * The thread that registered a kernel fd (and so armed the backend's
+ * request for it) is busy in userspace, making no system call; another
+ * thread waits.  The event must reach the waiter while the first thread
+ * is still busy: readiness may not depend on the registering thread
+ * entering the kernel.
+ */
+static int busy_pipe[2], busy_ep;
+static _Atomic int busy_spinning = 1;
+
+static void *busy_register_then_spin(void *arg)
+{
+	(void)arg;
+	ADD(busy_ep, busy_pipe[0], EPOLLIN, 9);
+	int64_t end = now_ms() + 1500;
+	volatile unsigned long x = 0;
+	while (atomic_load(&busy_spinning) == 1 && now_ms() < end)
+		x++; /* clock_gettime is a vDSO call: no system call */
+	atomic_store(&busy_spinning, 0);
+	return NULL;
+}
+
+static void *busy_writer(void *arg)
+{
+	(void)arg;
+	sleep_ms(100);
+	if (write(busy_pipe[1], "x", 1) != 1)
+		abort();
+	return NULL;
+}
+
+TEST(host_event_while_registering_thread_is_busy)
+{
+	busy_ep = sys_epoll_create1(0);
+	ASSERT_OK(pipe2(busy_pipe, O_NONBLOCK));
+	pthread_t spin, wr;
+	pthread_create(&spin, NULL, busy_register_then_spin, NULL);
+	sleep_ms(50); /* registered by now */
+	pthread_create(&wr, NULL, busy_writer, NULL);
+	struct epoll_event ev[2];
+	int n = sys_epoll_wait(busy_ep, ev, 2, 3000);
+	int still_spinning = atomic_load(&busy_spinning);
+	atomic_store(&busy_spinning, 2); /* let it stop */
+	pthread_join(wr, NULL);
+	pthread_join(spin, NULL);
+	ASSERT_EQ(n, 1);
+	ASSERT_EQ(ev[0].data.u64, 9);
+	ASSERT_EQ(still_spinning, 1);
+	kclose(busy_pipe[0]);
+	kclose(busy_pipe[1]);
+}
