@@ -18,49 +18,28 @@
 #include "host.h"
 #include "objects.h"
 #include "select.h"
+#include "uaccess.h"
 
-/* x86_64's TASK_SIZE_MAX: addresses at or above it fault in the kernel. */
-#define USER_ADDR_END 0x7ffffffff000ull
 /* The kernel's EP_MAX_EVENTS: INT_MAX / sizeof(struct epoll_event). */
 #define EP_MAX_EVENTS ((int)(INT_MAX / sizeof(struct epoll_event)))
-
-static long ret_errno(long r)
-{
-	if (r < 0) {
-		errno = (int)-r;
-		return -1;
-	}
-	return r;
-}
-
-/*
- * The kernel's access_ok(): a range that ends beyond user space faults.
- * NULL passes (as in the kernel); the copy itself then faults, which the
- * engine reproduces for NULL.
- */
-static bool access_ok(const void *p, size_t n)
-{
-	uint64_t a = (uintptr_t)p;
-	return a <= USER_ADDR_END && n <= USER_ADDR_END - a;
-}
 
 /* ---- epoll ---- */
 
 UEPOLL_API int uepoll_create1(int flags)
 {
 	if (flags & ~EPOLL_CLOEXEC)
-		return (int)ret_errno(-EINVAL);
+		return (int)uep_ret_errno(-EINVAL);
 	struct uepoll_file *f = uep_ep_create();
 	if (!f)
-		return (int)ret_errno(-ENOMEM);
-	return (int)ret_errno(
+		return (int)uep_ret_errno(-ENOMEM);
+	return (int)uep_ret_errno(
 	        uep_file_install(f, (flags & EPOLL_CLOEXEC) ? O_CLOEXEC : 0));
 }
 
 UEPOLL_API int uepoll_create(int size)
 {
 	if (size <= 0)
-		return (int)ret_errno(-EINVAL);
+		return (int)uep_ret_errno(-EINVAL);
 	return uepoll_create1(0);
 }
 
@@ -70,8 +49,8 @@ UEPOLL_API int uepoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 	long r;
 	/* Every op but DEL copies the event in first: EFAULT before EBADF. */
 	if (op != EPOLL_CTL_DEL) {
-		if (!event || !access_ok(event, sizeof(*event)))
-			return (int)ret_errno(-EFAULT);
+		if (!event || !uep_access_ok(event, sizeof(*event)))
+			return (int)uep_ret_errno(-EFAULT);
 		memcpy(&ev, event, sizeof(ev));
 	}
 	/* A kernel epoll instance is the kernel's business. */
@@ -80,39 +59,26 @@ UEPOLL_API int uepoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 		                 op != EPOLL_CTL_DEL ? &ev : NULL);
 	struct uepoll_file *epf = uep_fget(epfd);
 	if (!epf)
-		return (int)ret_errno(-EBADF);
+		return (int)uep_ret_errno(-EBADF);
 	int err;
 	struct uepoll_file *tf = uep_fget_any(fd, &err);
 	if (!tf) {
 		uep_file_put(epf);
-		return (int)ret_errno(err);
+		return (int)uep_ret_errno(err);
 	}
 	r = uep_ep_ctl(epf, op, tf, fd, &ev);
 	uep_file_put(tf);
 	uep_file_put(epf);
-	return (int)ret_errno(r);
+	return (int)uep_ret_errno(r);
 }
 
 /* A kernel epoll fd: the kernel's epoll_pwait2 with the same deadline. */
 static int kernel_wait(int epfd, struct epoll_event *events, int maxevents,
                        const struct uep_deadline *dl, const sigset_t *sigmask)
 {
-	struct timespec rel = {0, 0}, *prel = &rel;
-	if (dl->kind == UEP_DL_FOREVER) {
-		prel = NULL;
-	} else if (dl->kind == UEP_DL_AT) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		rel.tv_sec = dl->abs.tv_sec - now.tv_sec;
-		rel.tv_nsec = dl->abs.tv_nsec - now.tv_nsec;
-		if (rel.tv_nsec < 0) {
-			rel.tv_sec--;
-			rel.tv_nsec += 1000000000L;
-		}
-		if (rel.tv_sec < 0)
-			rel.tv_sec = rel.tv_nsec = 0;
-	}
-	int r = epoll_pwait2(epfd, events, maxevents, prel, sigmask);
+	struct timespec rel;
+	int r = epoll_pwait2(epfd, events, maxevents,
+	                     uep_deadline_remaining(dl, &rel), sigmask);
 	return r < 0 ? -errno : r;
 }
 
@@ -128,8 +94,8 @@ static int do_epoll_wait(int epfd, struct epoll_event *events, int maxevents,
 	long r;
 	if (maxevents <= 0 || maxevents > EP_MAX_EVENTS)
 		r = -EINVAL;
-	else if (!access_ok(events,
-	                    (size_t)maxevents * sizeof(struct epoll_event)))
+	else if (!uep_access_ok(events,
+	                        (size_t)maxevents * sizeof(struct epoll_event)))
 		r = -EFAULT;
 	else
 		r = uep_ep_wait(f, events, maxevents, dl, sigmask);
@@ -142,7 +108,7 @@ UEPOLL_API int uepoll_wait(int epfd, struct epoll_event *events, int maxevents,
 {
 	struct uep_deadline dl;
 	uep_deadline_ms(&dl, timeout);
-	return (int)ret_errno(
+	return (int)uep_ret_errno(
 	        do_epoll_wait(epfd, events, maxevents, &dl, NULL));
 }
 
@@ -151,13 +117,13 @@ UEPOLL_API int uepoll_pwait(int epfd, struct epoll_event *events, int maxevents,
 {
 	struct uep_deadline dl;
 	uep_deadline_ms(&dl, timeout);
-	return (int)ret_errno(
+	return (int)uep_ret_errno(
 	        do_epoll_wait(epfd, events, maxevents, &dl, sigmask));
 }
 
 static int timespec_check(const struct timespec *ts)
 {
-	if (!access_ok(ts, sizeof(*ts)))
+	if (!uep_access_ok(ts, sizeof(*ts)))
 		return -EFAULT;
 	if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L)
 		return -EINVAL;
@@ -173,10 +139,10 @@ UEPOLL_API int uepoll_pwait2(int epfd, struct epoll_event *events,
 	if (timeout) {
 		int r = timespec_check(timeout);
 		if (r)
-			return (int)ret_errno(r);
+			return (int)uep_ret_errno(r);
 	}
 	uep_deadline_ts(&dl, timeout);
-	return (int)ret_errno(
+	return (int)uep_ret_errno(
 	        do_epoll_wait(epfd, events, maxevents, &dl, sigmask));
 }
 
@@ -184,17 +150,17 @@ UEPOLL_API int uepoll_pwait2(int epfd, struct epoll_event *events,
 
 UEPOLL_API int uepoll_eventfd(unsigned int initval, int flags)
 {
-	return (int)ret_errno(uep_eventfd_create(initval, flags));
+	return (int)uep_ret_errno(uep_eventfd_create(initval, flags));
 }
 
 UEPOLL_API int uepoll_pipe2(int pipefd[2], int flags)
 {
 	int fds[2];
 	if (!pipefd)
-		return (int)ret_errno(-EFAULT);
+		return (int)uep_ret_errno(-EFAULT);
 	int r = uep_pipe_create(fds, flags);
 	if (r < 0)
-		return (int)ret_errno(r);
+		return (int)uep_ret_errno(r);
 	pipefd[0] = fds[0];
 	pipefd[1] = fds[1];
 	return 0;
@@ -213,10 +179,10 @@ UEPOLL_API ssize_t uepoll_read(int fd, void *buf, size_t count)
 		return read(fd, buf, count);
 	struct uepoll_file *f = uep_fget(fd);
 	if (!f)
-		return ret_errno(-EBADF);
+		return uep_ret_errno(-EBADF);
 	ssize_t r = uep_file_read(f, buf, count);
 	uep_file_put(f);
-	return ret_errno(r);
+	return uep_ret_errno(r);
 }
 
 UEPOLL_API ssize_t uepoll_write(int fd, const void *buf, size_t count)
@@ -225,10 +191,10 @@ UEPOLL_API ssize_t uepoll_write(int fd, const void *buf, size_t count)
 		return write(fd, buf, count);
 	struct uepoll_file *f = uep_fget(fd);
 	if (!f)
-		return ret_errno(-EBADF);
+		return uep_ret_errno(-EBADF);
 	ssize_t r = uep_file_write(f, buf, count);
 	uep_file_put(f);
-	return ret_errno(r);
+	return uep_ret_errno(r);
 }
 
 UEPOLL_API int uepoll_close(int fd)
@@ -237,7 +203,7 @@ UEPOLL_API int uepoll_close(int fd)
 		uep_host_forget(fd);
 		return close(fd);
 	}
-	return (int)ret_errno(uep_fd_close(fd));
+	return (int)uep_ret_errno(uep_fd_close(fd));
 }
 
 /* F_DUPFD's lowest number >= minfd, within uepoll's numbers. */
@@ -259,7 +225,7 @@ UEPOLL_API int uepoll_dup(int oldfd)
 {
 	if (!uep_is_uepoll_fd(oldfd))
 		return dup(oldfd);
-	return (int)ret_errno(do_dupfd(oldfd, 0, 0));
+	return (int)uep_ret_errno(do_dupfd(oldfd, 0, 0));
 }
 
 static int do_dup3(int oldfd, int newfd, int flags)
@@ -278,10 +244,10 @@ static int do_dup3(int oldfd, int newfd, int flags)
 UEPOLL_API int uepoll_dup3(int oldfd, int newfd, int flags)
 {
 	if ((flags & ~O_CLOEXEC) != 0 || oldfd == newfd)
-		return (int)ret_errno(-EINVAL);
+		return (int)uep_ret_errno(-EINVAL);
 	if (!uep_is_uepoll_fd(oldfd) && !uep_is_uepoll_fd(newfd))
 		return dup3(oldfd, newfd, flags);
-	return (int)ret_errno(do_dup3(oldfd, newfd, flags));
+	return (int)uep_ret_errno(do_dup3(oldfd, newfd, flags));
 }
 
 UEPOLL_API int uepoll_dup2(int oldfd, int newfd)
@@ -291,11 +257,11 @@ UEPOLL_API int uepoll_dup2(int oldfd, int newfd)
 	if (oldfd == newfd) {
 		struct uepoll_file *f = uep_fget(oldfd);
 		if (!f)
-			return (int)ret_errno(-EBADF);
+			return (int)uep_ret_errno(-EBADF);
 		uep_file_put(f);
 		return newfd;
 	}
-	return (int)ret_errno(do_dup3(oldfd, newfd, 0));
+	return (int)uep_ret_errno(do_dup3(oldfd, newfd, 0));
 }
 
 static int do_fcntl(int fd, int cmd, long arg)
@@ -349,7 +315,7 @@ UEPOLL_API int uepoll_fcntl(int fd, int cmd, ...)
 	va_end(ap);
 	if (!uep_is_uepoll_fd(fd))
 		return fcntl(fd, cmd, arg);
-	return (int)ret_errno(do_fcntl(fd, cmd, arg));
+	return (int)uep_ret_errno(do_fcntl(fd, cmd, arg));
 }
 
 UEPOLL_API int uepoll_poll(struct pollfd *fds, nfds_t nfds, int timeout)
@@ -357,9 +323,9 @@ UEPOLL_API int uepoll_poll(struct pollfd *fds, nfds_t nfds, int timeout)
 	struct uep_deadline dl;
 	bool any = false;
 	if (nfds > (nfds_t)uep_fd_limit() + 65536)
-		return (int)ret_errno(-EINVAL);
-	if (nfds && (!fds || !access_ok(fds, nfds * sizeof(*fds))))
-		return (int)ret_errno(-EFAULT);
+		return (int)uep_ret_errno(-EINVAL);
+	if (nfds && (!fds || !uep_access_ok(fds, nfds * sizeof(*fds))))
+		return (int)uep_ret_errno(-EFAULT);
 	for (nfds_t i = 0; i < nfds; i++)
 		if (uep_is_uepoll_fd(fds[i].fd))
 			any = true;
@@ -367,7 +333,7 @@ UEPOLL_API int uepoll_poll(struct pollfd *fds, nfds_t nfds, int timeout)
 	if (!any && nfds)
 		return poll(fds, nfds, timeout);
 	uep_deadline_ms(&dl, timeout);
-	return (int)ret_errno(uep_do_poll(fds, nfds, &dl, NULL));
+	return (int)uep_ret_errno(uep_do_poll(fds, nfds, &dl, NULL));
 }
 
 /* ---- observability and limits ---- */
@@ -375,35 +341,35 @@ UEPOLL_API int uepoll_poll(struct pollfd *fds, nfds_t nfds, int timeout)
 UEPOLL_API int uepoll_stats(int epfd, struct uepoll_stats *stats)
 {
 	if (!stats)
-		return (int)ret_errno(-EFAULT);
+		return (int)uep_ret_errno(-EFAULT);
 	struct uepoll_file *f = uep_fget(epfd);
 	if (!f)
-		return (int)ret_errno(-EBADF);
+		return (int)uep_ret_errno(-EBADF);
 	int r = uep_ep_stats(f, stats);
 	uep_file_put(f);
-	return (int)ret_errno(r);
+	return (int)uep_ret_errno(r);
 }
 
 UEPOLL_API int uepoll_notify(int epfd, int kernel_eventfd)
 {
 	if (kernel_eventfd < -1 || uep_is_uepoll_fd(kernel_eventfd))
-		return (int)ret_errno(-EINVAL);
+		return (int)uep_ret_errno(-EINVAL);
 	struct uepoll_file *f = uep_fget(epfd);
 	if (!f)
-		return (int)ret_errno(-EBADF);
+		return (int)uep_ret_errno(-EBADF);
 	int r = uep_ep_notify(f, kernel_eventfd);
 	uep_file_put(f);
-	return (int)ret_errno(r);
+	return (int)uep_ret_errno(r);
 }
 
 UEPOLL_API int uepoll_fdinfo(int epfd, char *buf, size_t len)
 {
 	struct uepoll_file *f = uep_fget(epfd);
 	if (!f)
-		return (int)ret_errno(-EBADF);
+		return (int)uep_ret_errno(-EBADF);
 	int r = uep_ep_fdinfo(f, buf, len);
 	uep_file_put(f);
-	return (int)ret_errno(r);
+	return (int)uep_ret_errno(r);
 }
 
 UEPOLL_API long uepoll_getlimit(int which)
@@ -414,16 +380,16 @@ UEPOLL_API long uepoll_getlimit(int which)
 	case UEPOLL_LIMIT_FILES:
 		return uep_fd_limit();
 	}
-	return ret_errno(-EINVAL);
+	return uep_ret_errno(-EINVAL);
 }
 
 UEPOLL_API int uepoll_setlimit(int which, long value)
 {
 	switch (which) {
 	case UEPOLL_LIMIT_WATCHES:
-		return (int)ret_errno(uep_ep_set_max_watches(value));
+		return (int)uep_ret_errno(uep_ep_set_max_watches(value));
 	case UEPOLL_LIMIT_FILES:
-		return (int)ret_errno(uep_fd_set_limit(value));
+		return (int)uep_ret_errno(uep_fd_set_limit(value));
 	}
-	return (int)ret_errno(-EINVAL);
+	return (int)uep_ret_errno(-EINVAL);
 }

@@ -13,15 +13,7 @@
 
 #include "fdtable.h"
 #include "socket.h"
-
-static long ret_errno(long r)
-{
-	if (r < 0) {
-		errno = (int)-r;
-		return -1;
-	}
-	return r;
-}
+#include "uaccess.h"
 
 /* The socket at fd with a file reference, or -EBADF / -ENOTSOCK. */
 static int sock_lookup(int fd, struct uepoll_file **fp, struct uep_sock **skp)
@@ -59,7 +51,7 @@ UEPOLL_API int uepoll_socket(int domain, int type, int protocol)
 {
 	if (domain != AF_UNIX)
 		return socket(domain, type, protocol);
-	return (int)ret_errno(uep_socket_create(domain, type, protocol));
+	return (int)uep_ret_errno(uep_socket_create(domain, type, protocol));
 }
 
 UEPOLL_API int uepoll_socketpair(int domain, int type, int protocol, int sv[2])
@@ -69,11 +61,11 @@ UEPOLL_API int uepoll_socketpair(int domain, int type, int protocol, int sv[2])
 		return socketpair(domain, type, protocol, sv);
 	int r = uep_socketpair_create(domain, type, protocol, fds);
 	if (r < 0)
-		return (int)ret_errno(r);
+		return (int)uep_ret_errno(r);
 	if (!sv) {
 		uep_fd_close(fds[0]);
 		uep_fd_close(fds[1]);
-		return (int)ret_errno(-EFAULT);
+		return (int)uep_ret_errno(-EFAULT);
 	}
 	sv[0] = fds[0];
 	sv[1] = fds[1];
@@ -91,12 +83,12 @@ UEPOLL_API int uepoll_bind(int fd, const struct sockaddr *addr, socklen_t len)
 		return bind(fd, addr, len);
 	int r = sock_lookup(fd, &f, &sk);
 	if (r)
-		return (int)ret_errno(r);
+		return (int)uep_ret_errno(r);
 	r = addr_in(addr, len, &k);
 	if (!r)
 		r = uep_sock_bind(sk, (struct sockaddr *)&k, len);
 	uep_file_put(f);
-	return (int)ret_errno(r);
+	return (int)uep_ret_errno(r);
 }
 
 UEPOLL_API int uepoll_listen(int fd, int backlog)
@@ -107,10 +99,10 @@ UEPOLL_API int uepoll_listen(int fd, int backlog)
 		return listen(fd, backlog);
 	int r = sock_lookup(fd, &f, &sk);
 	if (r)
-		return (int)ret_errno(r);
+		return (int)uep_ret_errno(r);
 	r = uep_sock_listen(sk, backlog);
 	uep_file_put(f);
-	return (int)ret_errno(r);
+	return (int)uep_ret_errno(r);
 }
 
 UEPOLL_API int uepoll_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen,
@@ -122,16 +114,16 @@ UEPOLL_API int uepoll_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen,
 		return accept4(fd, addr, addrlen, flags);
 	/* The flags are checked before the descriptor. */
 	if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
-		return (int)ret_errno(-EINVAL);
+		return (int)uep_ret_errno(-EINVAL);
 	int r = sock_lookup(fd, &f, &sk);
 	if (r)
-		return (int)ret_errno(r);
+		return (int)uep_ret_errno(r);
 	if (addr && !addrlen)
 		r = -EFAULT;
 	else
 		r = uep_sock_accept(sk, f, addr, addrlen, flags);
 	uep_file_put(f);
-	return (int)ret_errno(r);
+	return (int)uep_ret_errno(r);
 }
 
 UEPOLL_API int uepoll_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
@@ -151,7 +143,7 @@ UEPOLL_API int uepoll_connect(int fd, const struct sockaddr *addr,
 	/* connect looks up the file, copies the address, then ENOTSOCK. */
 	f = uep_fget(fd);
 	if (!f)
-		return (int)ret_errno(-EBADF);
+		return (int)uep_ret_errno(-EBADF);
 	int r = addr_in(addr, len, &k);
 	if (!r && !uep_is_file_socket(f))
 		r = -ENOTSOCK;
@@ -159,7 +151,7 @@ UEPOLL_API int uepoll_connect(int fd, const struct sockaddr *addr,
 		r = uep_sock_connect(uep_file_sock(f), f, (struct sockaddr *)&k,
 		                     len);
 	uep_file_put(f);
-	return (int)ret_errno(r);
+	return (int)uep_ret_errno(r);
 }
 
 static int do_getname(int fd, struct sockaddr *addr, socklen_t *len, bool peer)
@@ -190,14 +182,14 @@ UEPOLL_API int uepoll_getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	if (!uep_is_uepoll_fd(fd))
 		return getsockname(fd, addr, len);
-	return (int)ret_errno(do_getname(fd, addr, len, false));
+	return (int)uep_ret_errno(do_getname(fd, addr, len, false));
 }
 
 UEPOLL_API int uepoll_getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	if (!uep_is_uepoll_fd(fd))
 		return getpeername(fd, addr, len);
-	return (int)ret_errno(do_getname(fd, addr, len, true));
+	return (int)uep_ret_errno(do_getname(fd, addr, len, true));
 }
 
 UEPOLL_API int uepoll_shutdown(int fd, int how)
@@ -208,10 +200,10 @@ UEPOLL_API int uepoll_shutdown(int fd, int how)
 		return shutdown(fd, how);
 	int r = sock_lookup(fd, &f, &sk);
 	if (r)
-		return (int)ret_errno(r);
+		return (int)uep_ret_errno(r);
 	r = uep_sock_shutdown(sk, how);
 	uep_file_put(f);
-	return (int)ret_errno(r);
+	return (int)uep_ret_errno(r);
 }
 
 UEPOLL_API int uepoll_getsockopt(int fd, int level, int name, void *val,
@@ -223,12 +215,12 @@ UEPOLL_API int uepoll_getsockopt(int fd, int level, int name, void *val,
 		return getsockopt(fd, level, name, val, len);
 	int r = sock_lookup(fd, &f, &sk);
 	if (r)
-		return (int)ret_errno(r);
+		return (int)uep_ret_errno(r);
 	r = (!len || (!val && *len))
 	            ? -EFAULT
 	            : uep_sock_getsockopt(sk, level, name, val, len);
 	uep_file_put(f);
-	return (int)ret_errno(r);
+	return (int)uep_ret_errno(r);
 }
 
 UEPOLL_API int uepoll_setsockopt(int fd, int level, int name, const void *val,
@@ -239,15 +231,15 @@ UEPOLL_API int uepoll_setsockopt(int fd, int level, int name, const void *val,
 	if (!uep_is_uepoll_fd(fd))
 		return setsockopt(fd, level, name, val, len);
 	if ((int)len < 0)
-		return (int)ret_errno(-EINVAL);
+		return (int)uep_ret_errno(-EINVAL);
 	int r = sock_lookup(fd, &f, &sk);
 	if (r)
-		return (int)ret_errno(r);
+		return (int)uep_ret_errno(r);
 	r = (!val && len >= sizeof(int))
 	            ? -EFAULT
 	            : uep_sock_setsockopt(sk, level, name, val, len);
 	uep_file_put(f);
-	return (int)ret_errno(r);
+	return (int)uep_ret_errno(r);
 }
 
 /* ---- data ---- */
@@ -337,8 +329,8 @@ UEPOLL_API ssize_t uepoll_sendmsg(int fd, const struct msghdr *msg, int flags)
 	if (!uep_is_uepoll_fd(fd))
 		return sendmsg(fd, msg, flags);
 	if (!msg)
-		return ret_errno(-EFAULT);
-	return ret_errno(do_sendmsg(fd, msg, flags));
+		return uep_ret_errno(-EFAULT);
+	return uep_ret_errno(do_sendmsg(fd, msg, flags));
 }
 
 UEPOLL_API ssize_t uepoll_recvmsg(int fd, struct msghdr *msg, int flags)
@@ -346,8 +338,8 @@ UEPOLL_API ssize_t uepoll_recvmsg(int fd, struct msghdr *msg, int flags)
 	if (!uep_is_uepoll_fd(fd))
 		return recvmsg(fd, msg, flags);
 	if (!msg)
-		return ret_errno(-EFAULT);
-	return ret_errno(do_recvmsg(fd, msg, flags));
+		return uep_ret_errno(-EFAULT);
+	return uep_ret_errno(do_recvmsg(fd, msg, flags));
 }
 
 UEPOLL_API ssize_t uepoll_sendto(int fd, const void *buf, size_t len, int flags,
@@ -358,13 +350,13 @@ UEPOLL_API ssize_t uepoll_sendto(int fd, const void *buf, size_t len, int flags,
 	if (len > INT_MAX)
 		len = INT_MAX;
 	if (!buf && len)
-		return ret_errno(-EFAULT);
+		return uep_ret_errno(-EFAULT);
 	struct iovec iov = {(void *)buf, len};
 	struct msghdr msg = {.msg_name = (void *)addr,
 	                     .msg_namelen = addr ? addrlen : 0,
 	                     .msg_iov = &iov,
 	                     .msg_iovlen = 1};
-	return ret_errno(do_sendmsg(fd, &msg, flags));
+	return uep_ret_errno(do_sendmsg(fd, &msg, flags));
 }
 
 UEPOLL_API ssize_t uepoll_send(int fd, const void *buf, size_t len, int flags)
@@ -382,9 +374,9 @@ UEPOLL_API ssize_t uepoll_recvfrom(int fd, void *buf, size_t len, int flags,
 	if (len > INT_MAX)
 		len = INT_MAX;
 	if (!buf && len)
-		return ret_errno(-EFAULT);
+		return uep_ret_errno(-EFAULT);
 	if (addr && !addrlen)
-		return ret_errno(-EFAULT);
+		return uep_ret_errno(-EFAULT);
 	struct iovec iov = {buf, len};
 	struct msghdr msg = {.msg_name = addr,
 	                     .msg_namelen = addr ? *addrlen : 0,
@@ -393,7 +385,7 @@ UEPOLL_API ssize_t uepoll_recvfrom(int fd, void *buf, size_t len, int flags,
 	ssize_t r = do_recvmsg(fd, &msg, flags);
 	if (r >= 0 && addr)
 		*addrlen = msg.msg_namelen;
-	return ret_errno(r);
+	return uep_ret_errno(r);
 }
 
 UEPOLL_API ssize_t uepoll_recv(int fd, void *buf, size_t len, int flags)

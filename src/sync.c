@@ -129,16 +129,25 @@ void uep_deadline_ts(struct uep_deadline *dl, const struct timespec *rel)
 	ts_add(&dl->abs, rel->tv_sec, rel->tv_nsec);
 }
 
-bool uep_deadline_passed(const struct uep_deadline *dl)
+struct timespec *uep_deadline_remaining(const struct uep_deadline *dl,
+                                        struct timespec *rel)
 {
 	struct timespec now;
-	if (dl->kind == UEP_DL_NOWAIT)
-		return true;
 	if (dl->kind == UEP_DL_FOREVER)
-		return false;
+		return NULL;
+	rel->tv_sec = rel->tv_nsec = 0;
+	if (dl->kind == UEP_DL_NOWAIT)
+		return rel;
 	ts_now(&now);
-	return now.tv_sec > dl->abs.tv_sec ||
-	       (now.tv_sec == dl->abs.tv_sec && now.tv_nsec >= dl->abs.tv_nsec);
+	rel->tv_sec = dl->abs.tv_sec - now.tv_sec;
+	rel->tv_nsec = dl->abs.tv_nsec - now.tv_nsec;
+	if (rel->tv_nsec < 0) {
+		rel->tv_sec--;
+		rel->tv_nsec += 1000000000L;
+	}
+	if (rel->tv_sec < 0)
+		rel->tv_sec = rel->tv_nsec = 0;
+	return rel;
 }
 
 /* ---- the per-thread eventfd for sleeps that install a signal mask ---- */
@@ -241,20 +250,9 @@ void uep_waiter_wake(struct uep_waiter *w)
 static int sleep_ppoll(struct uep_waiter *w, const struct uep_deadline *dl,
                        const sigset_t *sigmask)
 {
-	struct timespec rel, *prel = NULL;
-	if (dl->kind == UEP_DL_AT) {
-		struct timespec now;
-		ts_now(&now);
-		rel.tv_sec = dl->abs.tv_sec - now.tv_sec;
-		rel.tv_nsec = dl->abs.tv_nsec - now.tv_nsec;
-		if (rel.tv_nsec < 0) {
-			rel.tv_sec--;
-			rel.tv_nsec += 1000000000L;
-		}
-		if (rel.tv_sec < 0)
-			return -ETIMEDOUT;
-		prel = &rel;
-	}
+	struct timespec rel, *prel = uep_deadline_remaining(dl, &rel);
+	if (prel && prel->tv_sec == 0 && prel->tv_nsec == 0)
+		return -ETIMEDOUT;
 	struct pollfd p[3] = {{.fd = w->efd, .events = POLLIN}};
 	nfds_t n = 1;
 	const struct uep_sleep_source *src =

@@ -103,8 +103,12 @@ struct uep_deadline {
 
 void uep_deadline_ms(struct uep_deadline *dl, int timeout_ms);
 void uep_deadline_ts(struct uep_deadline *dl, const struct timespec *rel);
-/* True once an UEP_DL_AT deadline has passed; NOWAIT counts as passed. */
-bool uep_deadline_passed(const struct uep_deadline *dl);
+/*
+ * The time left as a relative timespec in *rel (zero once passed, and for
+ * NOWAIT), or NULL for FOREVER: what ppoll and epoll_pwait2 take.
+ */
+struct timespec *uep_deadline_remaining(const struct uep_deadline *dl,
+                                        struct timespec *rel);
 
 /* ---- the waiter ---- */
 enum { UEP_WAITER_IDLE = 0, UEP_WAITER_SLEEPING = 1, UEP_WAITER_WOKEN = 2 };

@@ -17,25 +17,7 @@
 
 #include "fdtable.h"
 #include "timerfd.h"
-
-/* x86_64's TASK_SIZE_MAX: addresses at or above it fault in the kernel. */
-#define USER_ADDR_END 0x7ffffffff000ull
-
-static long ret_errno(long r)
-{
-	if (r < 0) {
-		errno = (int)-r;
-		return -1;
-	}
-	return r;
-}
-
-/* copy_from_user/copy_to_user would fault (NULL included). */
-static bool bad_ptr(const void *p, size_t n)
-{
-	uint64_t a = (uintptr_t)p;
-	return !p || a > USER_ADDR_END || n > USER_ADDR_END - a;
-}
+#include "uaccess.h"
 
 /* The kernel's timespec64_valid(). */
 static bool ts_valid(const struct timespec *ts)
@@ -45,7 +27,7 @@ static bool ts_valid(const struct timespec *ts)
 
 UEPOLL_API int uepoll_timerfd_create(int clockid, int flags)
 {
-	return (int)ret_errno(uep_timerfd_create(clockid, flags));
+	return (int)uep_ret_errno(uep_timerfd_create(clockid, flags));
 }
 
 UEPOLL_API int uepoll_timerfd_settime(int fd, int flags,
@@ -55,24 +37,24 @@ UEPOLL_API int uepoll_timerfd_settime(int fd, int flags,
 	struct itimerspec nv, ov;
 	if (!uep_is_uepoll_fd(fd))
 		return timerfd_settime(fd, flags, new_value, old_value);
-	if (bad_ptr(new_value, sizeof(*new_value)))
-		return (int)ret_errno(-EFAULT);
+	if (uep_copy_faults(new_value, sizeof(*new_value)))
+		return (int)uep_ret_errno(-EFAULT);
 	memcpy(&nv, new_value, sizeof(nv));
 	if ((flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET)) ||
 	    !ts_valid(&nv.it_value) || !ts_valid(&nv.it_interval))
-		return (int)ret_errno(-EINVAL);
+		return (int)uep_ret_errno(-EINVAL);
 	struct uepoll_file *f = uep_fget(fd);
 	if (!f)
-		return (int)ret_errno(-EBADF);
+		return (int)uep_ret_errno(-EBADF);
 	int r = uep_timerfd_settime(f, flags, &nv, old_value ? &ov : NULL);
 	uep_file_put(f);
 	if (r == 0 && old_value) {
-		if (bad_ptr(old_value, sizeof(*old_value)))
+		if (uep_copy_faults(old_value, sizeof(*old_value)))
 			r = -EFAULT;
 		else
 			memcpy(old_value, &ov, sizeof(ov));
 	}
-	return (int)ret_errno(r);
+	return (int)uep_ret_errno(r);
 }
 
 UEPOLL_API int uepoll_timerfd_gettime(int fd, struct itimerspec *curr_value)
@@ -82,14 +64,14 @@ UEPOLL_API int uepoll_timerfd_gettime(int fd, struct itimerspec *curr_value)
 		return timerfd_gettime(fd, curr_value);
 	struct uepoll_file *f = uep_fget(fd);
 	if (!f)
-		return (int)ret_errno(-EBADF);
+		return (int)uep_ret_errno(-EBADF);
 	int r = uep_timerfd_gettime(f, &cur);
 	uep_file_put(f);
 	if (r == 0) {
-		if (bad_ptr(curr_value, sizeof(*curr_value)))
+		if (uep_copy_faults(curr_value, sizeof(*curr_value)))
 			r = -EFAULT;
 		else
 			memcpy(curr_value, &cur, sizeof(cur));
 	}
-	return (int)ret_errno(r);
+	return (int)uep_ret_errno(r);
 }
