@@ -7,8 +7,9 @@
  * LOCKING
  *   Four kinds of lock, always taken in this order:
  *
- *   1. epnested_mutex (global)  serialises the loop and depth checks of
- *      an ADD whose target is itself an epoll, and that insertion.
+ *   1. epnested_mutex (global)  serialises the full checks of an ADD
+ *      whose target is an epoll (loops, depth) or whose instance is itself
+ *      watched (wake-up paths), and that insertion.
  *   2. ep->mtx                  serialises ctl, the harvest (ep_send_events)
  *      and polls of the instance's own file.  It is held while files'
  *      poll operations run, so those may take their own locks.  A parent's
@@ -23,9 +24,17 @@
  *      inside it.  Wakes of nested parents (ep->poll_wait) happen after
  *      it is dropped, as the kernel's ep_poll_safewake does.
  *   f_lock (per file)           protects file->f_ep (the items watching the
- *      file).  Taken alone, or inside ep->mtx; the upward loop check nests
- *      them child before parent.
+ *      file).  Taken alone, or inside ep->mtx; the upward depth walk and
+ *      the path check nest them child before parent.
  *
+ *   Objects' own locks (pipe mutex, socket lock) are taken inside ep->mtx
+ *   by their poll, and are held, or dropped, when they wake their queues
+ *   (2 -> 3): never taken inside a queue lock or ep->lock.  The host table
+ *   and the timer service lock are leaves.  Every lock here is a uep_mutex
+ *   (a futex lock; a pthread mutex under TSan, which checks this order;
+ *   tests/tsan.supp lists the nesting-depth orders it cannot tell apart).
+ *   A futex wake decided under any of them is issued when the thread drops
+ *   its last one (sync.h), so wakers never hand a woken thread a held lock. *
  *   rbr and the item list of each instance are under ep->mtx.  The harvest
  *   polls files without ep->lock; while it runs, callbacks push items on
  *   ovflist (a LIFO through epi->next) instead of rdllist, and ep_done_scan
@@ -36,7 +45,7 @@
  *   tree and in its file's f_ep list; whichever comes first removes it:
  *   EPOLL_CTL_DEL, the final release of the watched file
  *   (uep_eventpoll_release_file), or the release of the instance
- *   (ep_clear_and_put).  The last two can race: the file side marks the
+ *   (ep_release).  The last two can race: the file side marks the
  *   item dying under f_lock, and the instance side then leaves it alone.
  *   Every item holds a reference on its instance (ep->refcount), so the
  *   file side can still lock ep->mtx after the instance's file is gone.
