@@ -7,7 +7,9 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 
 #include "sys.h"
 
@@ -210,4 +212,142 @@ TEST(host_event_while_registering_thread_is_busy)
 	ASSERT_EQ(still_spinning, 1);
 	kclose(busy_pipe[0]);
 	kclose(busy_pipe[1]);
+}
+
+TEST(host_oneshot_then_mod_rearms)
+{
+	int ep = sys_epoll_create1(0), p[2];
+	ASSERT_OK(pipe2(p, O_NONBLOCK));
+	ADD(ep, p[0], EPOLLIN | EPOLLONESHOT, 1);
+	ASSERT_EQ(write(p[1], "a", 1), 1);
+	struct epoll_event ev[2];
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 2, 0), 1);
+	ASSERT_EQ(write(p[1], "b", 1), 1);
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 2, 0), 0); /* disabled */
+	MOD(ep, p[0], EPOLLIN | EPOLLONESHOT, 2);
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 2, 0), 1); /* ready: at once */
+	ASSERT_EQ(ev[0].data.u64, 2);
+	kclose(p[0]);
+	kclose(p[1]);
+}
+
+TEST(host_pipe_hup_when_writer_closes)
+{
+	int ep = sys_epoll_create1(0), p[2];
+	ASSERT_OK(pipe2(p, O_NONBLOCK));
+	ADD(ep, p[0], EPOLLIN | EPOLLET, 1);
+	struct epoll_event ev[2];
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 2, 0), 0);
+	ASSERT_OK(close(p[1])); /* another kernel fd: the kernel's close */
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 2, 0), 1);
+	ASSERT_EQ_HEX(ev[0].events, EPOLLHUP);
+	kclose(p[0]);
+}
+
+TEST(host_del_stops_events)
+{
+	int ep = sys_epoll_create1(0), p[2];
+	ASSERT_OK(pipe2(p, O_NONBLOCK));
+	ADD(ep, p[0], EPOLLIN, 1);
+	ASSERT_OK(sys_epoll_ctl(ep, EPOLL_CTL_DEL, p[0], NULL));
+	ASSERT_EQ(write(p[1], "a", 1), 1);
+	struct epoll_event ev[2];
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 2, 0), 0);
+	ASSERT_ERRNO(sys_epoll_ctl(ep, EPOLL_CTL_DEL, p[0], NULL), ENOENT);
+	kclose(p[0]);
+	kclose(p[1]);
+}
+
+TEST(host_kernel_timerfd_periodic_et_one_event)
+{
+	int ep = sys_epoll_create1(0);
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	ASSERT_GE(tfd, 0);
+	ADD(ep, tfd, EPOLLIN | EPOLLET, 7);
+	struct itimerspec its = {{0, 5000000}, {0, 5000000}};
+	ASSERT_OK(timerfd_settime(tfd, 0, &its, NULL));
+	struct epoll_event ev[2];
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 2, 2000), 1);
+	ASSERT_EQ(ev[0].data.u64, 7);
+	sleep_ms(40); /* more expiries, never read: no new edge */
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 2, 0), 0);
+	uint64_t n;
+	ASSERT_EQ(read(tfd, &n, 8), 8);
+	ASSERT_GE(n, 2);
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 2, 2000), 1); /* re-armed by read */
+	kclose(tfd);
+}
+
+TEST(host_kernel_signalfd)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	ASSERT_OK(pthread_sigmask(SIG_BLOCK, &set, NULL));
+	int sfd = signalfd(-1, &set, SFD_NONBLOCK);
+	ASSERT_GE(sfd, 0);
+	int ep = sys_epoll_create1(0);
+	ADD(ep, sfd, EPOLLIN, 3);
+	struct epoll_event ev[2];
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 2, 0), 0);
+	ASSERT_OK(kill(getpid(), SIGUSR1));
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 2, 2000), 1);
+	ASSERT_EQ(ev[0].data.u64, 3);
+	struct signalfd_siginfo si;
+	ASSERT_EQ(read(sfd, &si, sizeof(si)), sizeof(si));
+	ASSERT_EQ(si.ssi_signo, SIGUSR1);
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 2, 0), 0);
+	kclose(sfd);
+}
+
+TEST(host_nested_kernel_fd_in_child_instance)
+{
+	int parent = sys_epoll_create1(0), child = sys_epoll_create1(0);
+	int p[2];
+	ASSERT_OK(pipe2(p, O_NONBLOCK));
+	ADD(child, p[0], EPOLLIN, 1);
+	ADD(parent, child, EPOLLIN, 2);
+	struct epoll_event ev[2];
+	ASSERT_EQ(sys_epoll_wait(parent, ev, 2, 0), 0);
+	ASSERT_EQ(write(p[1], "a", 1), 1);
+	ASSERT_EQ(sys_epoll_wait(parent, ev, 2, 2000), 1);
+	ASSERT_EQ(ev[0].data.u64, 2);
+	ASSERT_EQ_HEX(ev[0].events, EPOLLIN);
+	ASSERT_EQ(sys_epoll_wait(child, ev, 2, 0), 1);
+	ASSERT_EQ(ev[0].data.u64, 1);
+	kclose(p[0]);
+	kclose(p[1]);
+}
+
+/* EXCLUSIVE: 3 instances, one waiter each, one kernel eventfd: one wakes. */
+static int excl_ep[3], excl_efd;
+static _Atomic int excl_woken;
+
+static void *excl_waiter(void *arg)
+{
+	struct epoll_event ev;
+	int i = (int)(intptr_t)arg;
+	if (sys_epoll_wait(excl_ep[i], &ev, 1, 600) == 1)
+		atomic_fetch_add(&excl_woken, 1);
+	return NULL;
+}
+
+TEST(host_exclusive_wakes_one_instance)
+{
+	excl_efd = eventfd(0, EFD_NONBLOCK);
+	pthread_t t[3];
+	for (int i = 0; i < 3; i++) {
+		excl_ep[i] = sys_epoll_create1(0);
+		ADD(excl_ep[i], excl_efd, EPOLLIN | EPOLLEXCLUSIVE | EPOLLET,
+		    i);
+	}
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, excl_waiter, (void *)(intptr_t)i);
+	sleep_ms(150); /* all asleep */
+	uint64_t one = 1;
+	ASSERT_EQ(write(excl_efd, &one, 8), 8);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	ASSERT_EQ(atomic_load(&excl_woken), 1);
+	kclose(excl_efd);
 }
