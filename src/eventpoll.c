@@ -2,7 +2,9 @@
  * The eventpoll engine: epoll instances, their registrations (epitems), the
  * ready list, and the callback that moves an item onto it when its file
  * wakes up.  The design and the vocabulary are the kernel's fs/eventpoll.c,
- * rebuilt in userspace.
+ * rebuilt in userspace.  The checks of nested instances are in ep_nest.c,
+ * notification and observability in ep_info.c, the shared types in
+ * eventpoll_int.h.
  *
  * LOCKING
  *   Four kinds of lock, always taken in this order:
@@ -54,10 +56,9 @@
  *   only then is it freed (HARD-PARTS 3).
  */
 #include "eventpoll.h"
+#include "eventpoll_int.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -67,87 +68,14 @@
 #include "slab.h"
 #include "trace.h"
 
-#define EP_PRIVATE_BITS (EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE)
-#define EPOLLINOUT_BITS (EPOLLIN | EPOLLOUT)
-#define EPOLLEXCLUSIVE_OK_BITS                                                 \
-	(EPOLLINOUT_BITS | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET |       \
-	 EPOLLEXCLUSIVE)
-/* Instances allowed above one another beyond the first (the kernel's 4). */
-#define EP_MAX_NESTS 4
-/* epi->next when the item is not on ovflist; ep->ovflist when no harvest. */
-#define EP_UNACTIVE_PTR ((struct uep_epitem *)-1L)
-
-/* epi->wait.owner_bits */
-#define EPI_DYING 0x1u /* its file's final release is removing it */
-
-struct uep_eventpoll;
-
-/* One registration: 128 bytes, like the kernel's epitem slab object. */
-struct uep_epitem {
-	struct uep_rb_node rbn;   /* in ep->rbr, under ep->mtx */
-	struct uep_list rdllink;  /* on rdllist or a txlist, ep->lock */
-	struct uep_epitem *next;  /* ovflist chain, under ep->lock */
-	struct uepoll_file *file; /* the key: (file, fd) */
-	int fd;
-	uint32_t events; /* written under mtx AND lock */
-	uint64_t data;   /* under ep->mtx */
-	struct uep_eventpoll *ep;
-	struct uep_epitem *fnext;   /* in file->f_ep, under file->f_lock */
-	struct uep_wait_entry wait; /* hook on the first queue poll named */
-	struct uepoll_wait_queue *whead; /* that queue; NULL: none */
-};
-_Static_assert(sizeof(struct uep_epitem) <= 128, "epitem grew past 128 bytes");
-
 /* Items come from a cache of 128-byte objects, with no malloc header. */
 static struct uep_slab epi_cache = UEP_SLAB_INIT(sizeof(struct uep_epitem));
-
-/* A hook on any further wait queue (rare: most files name one). */
-struct uep_eppoll_entry {
-	struct uep_wait_entry wait;
-	struct uepoll_wait_queue *whead;
-	struct uep_epitem *epi;
-	struct uep_list link; /* in ep->extra_hooks, under ep->mtx */
-};
-
-struct uep_eventpoll {
-	struct uep_mutex mtx;
-	struct uep_mutex lock;
-	struct uep_list rdllist;    /* under lock */
-	struct uep_epitem *ovflist; /* under lock */
-	struct uep_list wq;         /* sleeping uepoll_wait()ers, under lock */
-	struct uepoll_wait_queue poll_wait; /* parents and pollers */
-	struct uep_rb_root rbr;             /* under mtx */
-	struct uep_list extra_hooks;        /* under mtx */
-	struct uepoll_file *file;
-	_Atomic long refcount;    /* 1 for the file + 1 per item */
-	struct ep_notify *notify; /* uepoll_notify(), under mtx */
-	unsigned gen;             /* loop check marks, epnested_mutex */
-	int loop_check_depth;
-	/* counters: under lock, but nwatches under mtx */
-	uint64_t nwatches, callbacks, wakeups, harvests, delivered;
-};
 
 /* A thread sleeping in uepoll_wait(): an exclusive entry on ep->wq. */
 struct ep_waiter {
 	struct uep_wait_entry wait;
 	struct uep_waiter w;
 };
-
-/* uepoll_notify(): an entry on ep->poll_wait that writes a kernel eventfd. */
-struct ep_notify {
-	struct uep_wait_entry wait;
-	int fd;
-};
-
-static pthread_mutex_t epnested_mutex = PTHREAD_MUTEX_INITIALIZER;
-static unsigned loop_check_gen; /* under epnested_mutex */
-/* Non-epoll files below an insertion: their wake-up paths get counted. */
-static struct {
-	struct uepoll_file **files;
-	size_t n, cap;
-	int error;
-} tfile_check; /* under epnested_mutex */
-static struct uep_eventpoll *inserting_into;
 
 static _Atomic long nr_watches;
 static _Atomic long max_watches;
@@ -639,133 +567,6 @@ static int ep_modify(struct uep_eventpoll *ep, struct uep_epitem *epi,
 	return 0;
 }
 
-/* ---- loop and depth checks (the kernel's ep_loop_check) ---- */
-
-/* Remember f for the path check, once per check.  epnested_mutex held. */
-static void tfile_check_add(struct uepoll_file *f)
-{
-	if (f->f_check_gen == loop_check_gen)
-		return;
-	if (tfile_check.n == tfile_check.cap) {
-		size_t cap = tfile_check.cap ? 2 * tfile_check.cap : 16;
-		struct uepoll_file **v =
-		        realloc(tfile_check.files, cap * sizeof(*v));
-		if (!v) {
-			tfile_check.error = -ENOMEM;
-			return;
-		}
-		tfile_check.files = v;
-		tfile_check.cap = cap;
-	}
-	f->f_check_gen = loop_check_gen;
-	tfile_check.files[tfile_check.n++] = f;
-}
-
-/*
- * Wake-up paths (the kernel's reverse_path_check): a file woken wakes
- * every instance above it, recursively.  Paths that end at depth d are
- * limited to path_limits[d] (depth 0: any number), so that one wake-up
- * cannot fan out without bound through nested instances.
- */
-static const int path_limits[EP_MAX_NESTS + 1] = {1000, 500, 100, 50, 10};
-static int path_count[EP_MAX_NESTS + 1];
-
-static int reverse_path_check_proc(struct uepoll_file *f, int depth)
-{
-	int error = 0;
-	if (depth > EP_MAX_NESTS)
-		return -1;
-	uep_mutex_lock(&f->f_lock);
-	for (struct uep_epitem *epi = f->f_ep; epi && !error;
-	     epi = epi->fnext) {
-		struct uepoll_file *parent = epi->ep->file;
-		uep_mutex_lock(&parent->f_lock);
-		bool top = parent->f_ep == NULL;
-		uep_mutex_unlock(&parent->f_lock);
-		if (!top)
-			error = reverse_path_check_proc(parent, depth + 1);
-		else if (depth > 0 && ++path_count[depth] > path_limits[depth])
-			error = -1;
-	}
-	uep_mutex_unlock(&f->f_lock);
-	return error;
-}
-
-/* -EINVAL when a listed file has too many wake-up paths.  epnested held. */
-static int reverse_path_check(void)
-{
-	if (tfile_check.error)
-		return tfile_check.error;
-	for (size_t i = 0; i < tfile_check.n; i++) {
-		memset(path_count, 0, sizeof(path_count));
-		if (reverse_path_check_proc(tfile_check.files[i], 0))
-			return -EINVAL;
-	}
-	return 0;
-}
-
-/* Deepest chain of instances below ep.  epnested_mutex held. */
-static int ep_loop_check_proc(struct uep_eventpoll *ep, int depth)
-{
-	int result = 0;
-	if (ep->gen == loop_check_gen)
-		return ep->loop_check_depth;
-	uep_mutex_lock(&ep->mtx);
-	ep->gen = loop_check_gen;
-	for (struct uep_rb_node *n = uep_rb_first(&ep->rbr); n;
-	     n = uep_rb_next(n)) {
-		struct uep_epitem *epi =
-		        uep_container_of(n, struct uep_epitem, rbn);
-		if (!uep_is_file_epoll(epi->file)) {
-			tfile_check_add(epi->file);
-			continue;
-		}
-		struct uep_eventpoll *child = epi->file->private_data;
-		int r;
-		if (child == inserting_into || depth > EP_MAX_NESTS)
-			r = EP_MAX_NESTS + 1;
-		else
-			r = ep_loop_check_proc(child, depth + 1) + 1;
-		if (r > result)
-			result = r;
-		if (result > EP_MAX_NESTS)
-			break;
-	}
-	ep->loop_check_depth = result;
-	uep_mutex_unlock(&ep->mtx);
-	return result;
-}
-
-/* Longest chain of instances above ep.  epnested_mutex held. */
-static int ep_upwards_depth(struct uep_eventpoll *ep, int depth)
-{
-	int result = 0;
-	if (ep->gen == loop_check_gen)
-		return ep->loop_check_depth;
-	struct uepoll_file *f = ep->file;
-	uep_mutex_lock(&f->f_lock);
-	for (struct uep_epitem *epi = f->f_ep; epi; epi = epi->fnext) {
-		int r = ep_upwards_depth(epi->ep, depth + 1) + 1;
-		if (r > result)
-			result = r;
-	}
-	uep_mutex_unlock(&f->f_lock);
-	ep->gen = loop_check_gen;
-	ep->loop_check_depth = result;
-	return result;
-}
-
-/* 0 if `to` may go into `ep`; -ELOOP for a cycle or a chain too deep. */
-static int ep_loop_check(struct uep_eventpoll *ep, struct uep_eventpoll *to)
-{
-	inserting_into = ep;
-	int depth = ep_loop_check_proc(to, 0);
-	if (depth > EP_MAX_NESTS)
-		return -ELOOP;
-	int up = ep_upwards_depth(ep, 0);
-	return depth + 1 + up > EP_MAX_NESTS ? -ELOOP : 0;
-}
-
 /* ---- epoll_create, epoll_ctl ---- */
 
 struct uepoll_file *uep_ep_create(void)
@@ -835,29 +636,10 @@ int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
 			return -EINVAL;
 	}
 	struct uep_eventpoll *ep = epf->private_data;
-	/*
-	 * A full check when the target is an epoll (loops, depth) or this
-	 * instance is itself watched (wake-up paths through it).
-	 */
 	if (op == EPOLL_CTL_ADD) {
-		uep_mutex_lock(&epf->f_lock);
-		nested = epf->f_ep != NULL || uep_is_file_epoll(tf);
-		uep_mutex_unlock(&epf->f_lock);
-	}
-	if (nested) {
-		pthread_mutex_lock(&epnested_mutex);
-		loop_check_gen++;
-		tfile_check.n = 0;
-		tfile_check.error = 0;
-		if (uep_is_file_epoll(tf)) {
-			error = ep_loop_check(ep, tf->private_data);
-			if (error) {
-				pthread_mutex_unlock(&epnested_mutex);
-				return error;
-			}
-		} else {
-			tfile_check_add(tf);
-		}
+		error = uep_ep_full_check_begin(ep, tf, &nested);
+		if (error)
+			return error;
 	}
 	uep_mutex_lock(&ep->mtx);
 	struct uep_epitem *epi = ep_find(ep, tf, fd);
@@ -869,8 +651,9 @@ int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
 			ev->events |= EPOLLERR | EPOLLHUP;
 			error = ep_insert(ep, ev, tf, fd);
 			if (!error && nested)
-				error = ep_undo_insert_if(ep, tf, fd,
-				                          reverse_path_check());
+				error = ep_undo_insert_if(
+				        ep, tf, fd,
+				        uep_ep_reverse_path_check());
 			if (!error && uep_is_host_file(tf))
 				ep_wake_all_waiters(ep);
 		} else {
@@ -900,7 +683,7 @@ int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
 	}
 	uep_mutex_unlock(&ep->mtx);
 	if (nested)
-		pthread_mutex_unlock(&epnested_mutex);
+		uep_ep_full_check_end();
 	return error;
 }
 
@@ -1080,123 +863,4 @@ static void ep_release(struct uepoll_file *file)
 	uep_mutex_unlock(&ep->mtx);
 	if (disposed)
 		ep_free(ep);
-}
-
-/* ---- notification of a kernel eventfd ---- */
-
-static int ep_notify_wake(struct uep_wait_entry *wait, uint32_t key)
-{
-	struct ep_notify *n = uep_container_of(wait, struct ep_notify, wait);
-	uint64_t one = 1;
-	(void)key;
-	ssize_t r = write(n->fd, &one, sizeof(one));
-	(void)r; /* EAGAIN: the counter is saturated, still readable */
-	return 0;
-}
-
-int uep_ep_notify(struct uepoll_file *epf, int fd)
-{
-	if (!uep_is_file_epoll(epf))
-		return -EINVAL;
-	struct uep_eventpoll *ep = epf->private_data;
-	struct ep_notify *n = NULL;
-	if (fd >= 0) {
-		n = malloc(sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		n->fd = fd;
-		n->wait.func = ep_notify_wake;
-		n->wait.flags = 0;
-		n->wait.owner_bits = 0;
-		uep_list_init(&n->wait.link);
-	}
-	uep_mutex_lock(&ep->mtx);
-	if (ep->notify) {
-		uep_wq_del(&ep->poll_wait, &ep->notify->wait);
-		free(ep->notify);
-	}
-	ep->notify = n;
-	if (n)
-		uep_wq_add(&ep->poll_wait, &n->wait);
-	uep_mutex_unlock(&ep->mtx);
-	return 0;
-}
-
-/* ---- observability ---- */
-
-int uep_ep_stats(struct uepoll_file *epf, struct uepoll_stats *st)
-{
-	if (!uep_is_file_epoll(epf))
-		return -EINVAL;
-	struct uep_eventpoll *ep = epf->private_data;
-	struct uep_list *pos;
-	uep_mutex_lock(&ep->mtx);
-	uep_mutex_lock(&ep->lock);
-	memset(st, 0, sizeof(*st));
-	st->watches = ep->nwatches;
-	uep_list_for_each(pos, &ep->rdllist) st->ready++;
-	uep_list_for_each(pos, &ep->wq) st->waiters++;
-	st->callbacks = ep->callbacks;
-	st->wakeups = ep->wakeups;
-	st->harvests = ep->harvests;
-	st->events = ep->delivered;
-	uep_mutex_unlock(&ep->lock);
-	uep_mutex_unlock(&ep->mtx);
-	return 0;
-}
-
-struct outbuf {
-	char *buf;
-	size_t len, need;
-};
-
-static void out(struct outbuf *o, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-
-static void out(struct outbuf *o, const char *fmt, ...)
-{
-	va_list ap;
-	char *at = o->need < o->len ? o->buf + o->need : NULL;
-	size_t room = o->need < o->len ? o->len - o->need : 0;
-	va_start(ap, fmt);
-	int n = vsnprintf(at, room, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		o->need += (size_t)n;
-}
-
-int uep_ep_fdinfo(struct uepoll_file *epf, char *buf, size_t len)
-{
-	if (!uep_is_file_epoll(epf))
-		return -EINVAL;
-	struct uep_eventpoll *ep = epf->private_data;
-	struct outbuf o = {buf, len, 0};
-	struct uep_list *pos;
-	if (buf && len)
-		buf[0] = '\0';
-	uep_mutex_lock(&ep->mtx);
-	for (struct uep_rb_node *n = uep_rb_first(&ep->rbr); n;
-	     n = uep_rb_next(n)) {
-		struct uep_epitem *epi =
-		        uep_container_of(n, struct uep_epitem, rbn);
-		out(&o,
-		    "tfd: %8d events: %8x data: %16llx  pos:0 ino:0 sdev:0\n",
-		    epi->fd, epi->events, (unsigned long long)epi->data);
-	}
-	uep_mutex_lock(&ep->lock);
-	out(&o, "ready:");
-	uep_list_for_each(pos, &ep->rdllist)
-	{
-		out(&o, " %d",
-		    uep_list_entry(pos, struct uep_epitem, rdllink)->fd);
-	}
-	out(&o,
-	    "\nwatches: %llu callbacks: %llu wakeups: %llu harvests: %llu "
-	    "events: %llu\n",
-	    (unsigned long long)ep->nwatches, (unsigned long long)ep->callbacks,
-	    (unsigned long long)ep->wakeups, (unsigned long long)ep->harvests,
-	    (unsigned long long)ep->delivered);
-	uep_mutex_unlock(&ep->lock);
-	uep_mutex_unlock(&ep->mtx);
-	return o.need > (size_t)INT32_MAX ? INT32_MAX : (int)o.need;
 }
