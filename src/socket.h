@@ -227,6 +227,8 @@ void uep_unix_dgram_disconnected(struct uep_sock *sk, struct uep_sock *other);
 int uep_socket_create(int domain, int type, int protocol);
 int uep_socketpair_create(int domain, int type, int protocol, int sv[2]);
 int uep_sock_bind(struct uep_sock *sk, const struct sockaddr *a, socklen_t len);
+/* Take sk's name out of the namespace (its release). */
+void uep_unix_ns_remove(struct uep_sock *sk);
 int uep_sock_listen(struct uep_sock *sk, int backlog);
 int uep_sock_accept(struct uep_sock *sk, struct uepoll_file *f,
                     struct sockaddr *a, socklen_t *len, int flags);
