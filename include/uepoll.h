@@ -214,12 +214,14 @@ typedef void (*uepoll_trace_fn)(const struct uepoll_trace_event *ev, void *arg);
 UEPOLL_API void uepoll_set_trace(uepoll_trace_fn fn, void *arg);
 
 /*
- * Ask an instance to signal a kernel eventfd whenever it wakes its own
- * pollers (an item became ready): the way to make a uepoll instance visible
- * to the kernel's poll, select and epoll.  The eventfd is written (1) on
- * each such wake-up and never read by uepoll: after a harvest, clear it if
- * uepoll_poll() says the instance is no longer readable.  One per instance;
- * kernel_eventfd -1 removes it.  The instance does not own the eventfd.
+ * Ask an instance to signal a kernel eventfd when it gets ready items: the
+ * way to make a uepoll instance visible to the kernel's poll, select and
+ * epoll.  uepoll writes 1 when an item is queued while the instance is not
+ * signalled, and counts it unsignalled again when a harvest or a poll of it
+ * (uepoll_wait, uepoll_poll) leaves its ready list empty; it never reads
+ * the eventfd.  So after a harvest: read the eventfd to clear it, then if
+ * uepoll_poll() says the instance is still readable, write 1 back.  One per
+ * instance; kernel_eventfd -1 removes it.  The instance does not own it.
  */
 UEPOLL_API int uepoll_notify(int epfd, int kernel_eventfd);
 

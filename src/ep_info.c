@@ -1,6 +1,6 @@
 /*
  * What an instance shows of itself: uepoll_notify (a kernel eventfd written
- * when the instance wakes its pollers), uepoll_stats, uepoll_fdinfo.
+ * when the instance gets ready items), uepoll_stats, uepoll_fdinfo.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -13,41 +13,22 @@
 
 /* ---- notification of a kernel eventfd ---- */
 
-static int ep_notify_wake(struct uep_wait_entry *wait, uint32_t key)
-{
-	struct ep_notify *n = uep_container_of(wait, struct ep_notify, wait);
-	uint64_t one = 1;
-	(void)key;
-	ssize_t r = write(n->fd, &one, sizeof(one));
-	(void)r; /* EAGAIN: the counter is saturated, still readable */
-	return 0;
-}
-
 int uep_ep_notify(struct uepoll_file *epf, int fd)
 {
 	if (!uep_is_file_epoll(epf))
 		return -EINVAL;
 	struct uep_eventpoll *ep = epf->private_data;
-	struct ep_notify *n = NULL;
-	if (fd >= 0) {
-		n = malloc(sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		n->fd = fd;
-		n->wait.func = ep_notify_wake;
-		n->wait.flags = 0;
-		n->wait.owner_bits = 0;
-		uep_list_init(&n->wait.link);
+	uep_mutex_lock(&ep->lock);
+	ep->notify_fd = fd;
+	ep->notified = false;
+	if (fd >= 0 && !uep_list_empty(&ep->rdllist)) {
+		/* Something is queued already: signal it now. */
+		uint64_t one = 1;
+		ssize_t r = write(fd, &one, sizeof(one));
+		(void)r;
+		ep->notified = true;
 	}
-	uep_mutex_lock(&ep->mtx);
-	if (ep->notify) {
-		uep_wq_del(&ep->poll_wait, &ep->notify->wait);
-		free(ep->notify);
-	}
-	ep->notify = n;
-	if (n)
-		uep_wq_add(&ep->poll_wait, &n->wait);
-	uep_mutex_unlock(&ep->mtx);
+	uep_mutex_unlock(&ep->lock);
 	return 0;
 }
 

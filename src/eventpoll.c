@@ -300,6 +300,21 @@ static void ep_poll_safewake(struct uep_eventpoll *ep)
 	uep_wake_up(&ep->poll_wait, EPOLLIN);
 }
 
+/*
+ * uepoll_notify: write the instance's kernel eventfd when it gets a ready
+ * item while not signalled (a scan that empties the ready list resets
+ * that).  Under ep->lock, so the eventfd cannot be swapped meanwhile.
+ */
+static void ep_notify_locked(struct uep_eventpoll *ep)
+{
+	if (UEP_LIKELY(ep->notify_fd < 0) || ep->notified)
+		return;
+	ep->notified = true;
+	uint64_t one = 1;
+	ssize_t r = write(ep->notify_fd, &one, sizeof(one));
+	(void)r; /* EAGAIN: saturated, readable all the same */
+}
+
 /* ---- the callback ---- */
 
 /*
@@ -353,6 +368,7 @@ static int ep_poll_callback(struct uep_epitem *epi, uint32_t key)
 		}
 		ep_wake_one_locked(ep);
 	}
+	ep_notify_locked(ep);
 	pwake = uep_wq_active(&ep->poll_wait);
 out_unlock:
 	uep_mutex_unlock(&ep->lock);
@@ -414,6 +430,8 @@ static void ep_done_scan(struct uep_eventpoll *ep, struct uep_list *txlist,
 	/* Someone else may take what is left (the level-triggered cascade). */
 	if (!uep_list_empty(&ep->rdllist))
 		ep_wake_one_locked(ep);
+	else
+		ep->notified = false; /* uepoll_notify: signal the next one */
 	uep_mutex_unlock(&ep->lock);
 }
 
@@ -504,6 +522,7 @@ static void ep_queue_if_ready(struct uep_eventpoll *ep, struct uep_epitem *epi,
 	if (!ep_is_linked(epi)) {
 		uep_list_add_tail(&epi->rdllink, &ep->rdllist);
 		ep_wake_one_locked(ep);
+		ep_notify_locked(ep);
 		pwake = uep_wq_active(&ep->poll_wait);
 	}
 	uep_mutex_unlock(&ep->lock);
@@ -589,6 +608,7 @@ struct uepoll_file *uep_ep_create(void)
 	uep_list_init(&ep->extra_hooks);
 	ep->file = f;
 	atomic_init(&ep->refcount, 1);
+	ep->notify_fd = -1;
 	return f;
 }
 
@@ -843,11 +863,6 @@ static void ep_release(struct uepoll_file *file)
 	bool disposed;
 
 	uep_mutex_lock(&ep->mtx);
-	if (ep->notify) {
-		uep_wq_del(&ep->poll_wait, &ep->notify->wait);
-		free(ep->notify);
-		ep->notify = NULL;
-	}
 	/* First unhook everything, so no callback runs during the frees. */
 	for (n = uep_rb_first(&ep->rbr); n; n = uep_rb_next(n))
 		ep_unregister_pollwait(

@@ -63,18 +63,13 @@ struct uep_eventpoll {
 	struct uep_rb_root rbr;             /* under mtx */
 	struct uep_list extra_hooks;        /* under mtx */
 	struct uepoll_file *file;
-	_Atomic long refcount;    /* 1 for the file + 1 per item */
-	struct ep_notify *notify; /* uepoll_notify(), under mtx */
-	unsigned gen;             /* loop check marks, epnested_mutex */
+	_Atomic long refcount; /* 1 for the file + 1 per item */
+	int notify_fd;         /* uepoll_notify(), under lock, or -1 */
+	bool notified;         /* notify_fd written, list not yet empty */
+	unsigned gen;          /* loop check marks, epnested_mutex */
 	int loop_check_depth;
 	/* counters: under lock, but nwatches under mtx */
 	uint64_t nwatches, callbacks, wakeups, harvests, delivered;
-};
-
-/* uepoll_notify(): an entry on ep->poll_wait that writes a kernel eventfd. */
-struct ep_notify {
-	struct uep_wait_entry wait;
-	int fd;
 };
 
 /*
