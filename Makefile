@@ -35,7 +35,7 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 CONF_SRC := $(wildcard tests/conf/*.c)
 HDRS     := $(wildcard include/*.h src/*.h tests/*.h tests/conf/*.h)
 
-.PHONY: all test test-unit test-kernel test-uepoll demo install clean format format-check
+.PHONY: all test test-unit test-kernel test-uepoll demo examples install clean format format-check
 all: $(B)/libuepoll.a $(B)/libuepoll.so $(B)/uepoll.pc
 
 V ?= 0
@@ -91,7 +91,7 @@ endif
 TSAN_OPTIONS ?= halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp
 ASAN_OPTIONS ?= abort_on_error=1 detect_leaks=1
 export TSAN_OPTIONS ASAN_OPTIONS
-test: $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll
+test: $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll $(EXAMPLES)
 	@tools/run-tests $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll $(HOST_RUNS) $(PRELOAD_RUNS)
 
 # ---- demo, install -------------------------------------------------------
@@ -99,6 +99,12 @@ $(B)/demo: examples/demo.c $(B)/libuepoll.a include/uepoll.h
 	$(Q)$(CC) $(CFLAGS) -Iinclude -o $@ $< $(B)/libuepoll.a $(LDLIBS)
 demo: $(B)/demo
 	@$(B)/demo
+
+# Examples of the API beyond the demo; built by make test so they stay right.
+EXAMPLES := $(patsubst examples/%.c,$(B)/%,$(filter-out examples/demo.c,$(wildcard examples/*.c)))
+$(B)/%: examples/%.c $(B)/libuepoll.a include/uepoll.h
+	$(Q)$(CC) $(CFLAGS) -Iinclude -o $@ $< $(B)/libuepoll.a $(LDLIBS)
+examples: $(EXAMPLES)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
