@@ -25,7 +25,12 @@ static struct uep_eventpoll *inserting_into;
 
 /* ---- loop and depth checks (the kernel's ep_loop_check) ---- */
 
-/* Remember f for the path check, once per check.  epnested_mutex held. */
+/*
+ * Remember f for the path check, once per check, with a reference: the
+ * check runs after the instance lock that kept f alive was dropped.  A
+ * file in its final release is left out (its registrations are going).
+ * epnested_mutex held.
+ */
 static void tfile_check_add(struct uepoll_file *f)
 {
 	if (f->f_check_gen == loop_check_gen)
@@ -41,8 +46,26 @@ static void tfile_check_add(struct uepoll_file *f)
 		tfile_check.files = v;
 		tfile_check.cap = cap;
 	}
+	if (!uep_file_tryget(f))
+		return;
 	f->f_check_gen = loop_check_gen;
 	tfile_check.files[tfile_check.n++] = f;
+}
+
+/*
+ * Drop epnested_mutex, then the list's references: a put may be a final
+ * release, which takes instance locks, so it must come after every lock.
+ */
+static void full_check_unlock(void)
+{
+	struct uepoll_file **files = tfile_check.files;
+	size_t n = tfile_check.n;
+	tfile_check.files = NULL;
+	tfile_check.n = tfile_check.cap = 0;
+	pthread_mutex_unlock(&epnested_mutex);
+	for (size_t i = 0; i < n; i++)
+		uep_file_put(files[i]);
+	free(files);
 }
 
 /*
@@ -169,7 +192,7 @@ int uep_ep_full_check_begin(struct uep_eventpoll *ep, struct uepoll_file *tf,
 	}
 	int error = ep_loop_check(ep, tf->private_data);
 	if (error) {
-		pthread_mutex_unlock(&epnested_mutex);
+		full_check_unlock();
 		*nested = false;
 	}
 	return error;
@@ -182,5 +205,5 @@ int uep_ep_reverse_path_check(void)
 
 void uep_ep_full_check_end(void)
 {
-	pthread_mutex_unlock(&epnested_mutex);
+	full_check_unlock();
 }

@@ -51,6 +51,9 @@
  *   item dying under f_lock, and the instance side then leaves it alone.
  *   Every item holds a reference on its instance (ep->refcount), so the
  *   file side can still lock ep->mtx after the instance's file is gone.
+ *   The instance's file struct lives until the instance does (ep_free):
+ *   the loop and path checks go from an item to the file of its instance
+ *   (epi->ep->file->f_ep) while that file may be in its final release.
  *   Removal first unhooks the item from its file's wait queues under their
  *   locks: once that returns, no callback for the item runs any more, and
  *   only then is it freed (HARD-PARTS 3).
@@ -164,8 +167,10 @@ static bool ep_put_test(struct uep_eventpoll *ep)
 	                                 memory_order_acq_rel) == 1;
 }
 
+/* The last reference to the instance: its file's memory goes too. */
 static void ep_free(struct uep_eventpoll *ep)
 {
+	uep_file_free(ep->file);
 	uep_wq_destroy(&ep->poll_wait);
 	uep_mutex_destroy(&ep->mtx);
 	uep_mutex_destroy(&ep->lock);
@@ -598,6 +603,7 @@ struct uepoll_file *uep_ep_create(void)
 		free(ep);
 		return NULL;
 	}
+	f->f_mode |= UEP_FMODE_OWNED; /* freed by ep_free */
 	uep_mutex_init(&ep->mtx);
 	uep_mutex_init(&ep->lock);
 	uep_list_init(&ep->rdllist);

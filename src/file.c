@@ -46,8 +46,15 @@ void uep_file_put(struct uepoll_file *f)
 		return;
 	/* The last reference: first every epoll registration goes. */
 	uep_eventpoll_release_file(f);
+	bool owned = f->f_mode & UEP_FMODE_OWNED; /* release may free f */
 	if (f->f_op->release)
 		f->f_op->release(f);
+	if (!owned)
+		uep_file_free(f);
+}
+
+void uep_file_free(struct uepoll_file *f)
+{
 	uep_mutex_destroy(&f->f_lock);
 	free(f);
 }

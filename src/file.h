@@ -21,6 +21,12 @@ struct uep_epitem;
 
 #define UEP_FMODE_READ 0x1u
 #define UEP_FMODE_WRITE 0x2u
+/*
+ * The memory is freed by the object, not by the last put: an epoll file
+ * outlives its last reference until its instance goes (the loop and path
+ * checks walk from an item to the file of its instance).
+ */
+#define UEP_FMODE_OWNED 0x4u
 
 struct uepoll_file {
 	_Atomic long f_count;
@@ -58,8 +64,21 @@ static inline void uep_file_get(struct uepoll_file *f)
 	atomic_fetch_add_explicit(&f->f_count, 1, memory_order_relaxed);
 }
 
+/* A new reference unless the file is already in its final release. */
+static inline bool uep_file_tryget(struct uepoll_file *f)
+{
+	long c = atomic_load_explicit(&f->f_count, memory_order_relaxed);
+	while (c > 0 && !atomic_compare_exchange_weak_explicit(
+	                        &f->f_count, &c, c + 1, memory_order_acquire,
+	                        memory_order_relaxed))
+		;
+	return c > 0;
+}
+
 /* Drop a reference; the last one releases the file. */
 void uep_file_put(struct uepoll_file *f);
+/* Free a released file's memory (the owner's job with UEP_FMODE_OWNED). */
+void uep_file_free(struct uepoll_file *f);
 
 static inline bool uep_file_nonblock(struct uepoll_file *f)
 {
