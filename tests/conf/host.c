@@ -323,11 +323,14 @@ TEST(host_nested_kernel_fd_in_child_instance)
 static int excl_ep[3], excl_efd;
 static _Atomic int excl_woken;
 
+static _Atomic int excl_started;
+
 static void *excl_waiter(void *arg)
 {
 	struct epoll_event ev;
 	int i = (int)(intptr_t)arg;
-	if (sys_epoll_wait(excl_ep[i], &ev, 1, 600) == 1)
+	atomic_fetch_add(&excl_started, 1);
+	if (sys_epoll_wait(excl_ep[i], &ev, 1, 1500) == 1)
 		atomic_fetch_add(&excl_woken, 1);
 	return NULL;
 }
@@ -343,7 +346,9 @@ TEST(host_exclusive_wakes_one_instance)
 	}
 	for (int i = 0; i < 3; i++)
 		pthread_create(&t[i], NULL, excl_waiter, (void *)(intptr_t)i);
-	sleep_ms(150); /* all asleep */
+	while (atomic_load(&excl_started) < 3)
+		sleep_ms(1);
+	sleep_ms(300); /* all asleep (slow under sanitizers) */
 	uint64_t one = 1;
 	ASSERT_EQ(write(excl_efd, &one, 8), 8);
 	for (int i = 0; i < 3; i++)
