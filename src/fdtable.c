@@ -134,12 +134,16 @@ static bool index_of(int fd, unsigned *idx)
 	return true;
 }
 
+/* The existing slot of descriptor fd (its index in *idx), or NULL. */
+static struct fd_slot *slot_at(int fd, unsigned *idx)
+{
+	return index_of(fd, idx) ? slot_of(*idx) : NULL;
+}
+
 struct uepoll_file *uep_fget(int fd)
 {
 	unsigned idx;
-	if (!index_of(fd, &idx))
-		return NULL;
-	struct fd_slot *s = slot_of(idx);
+	struct fd_slot *s = slot_at(fd, &idx);
 	if (!s)
 		return NULL;
 	struct uep_mutex *st = stripe_of(idx);
@@ -215,9 +219,7 @@ int uep_fd_get_flags(int fd)
 {
 	unsigned idx;
 	int r = -EBADF;
-	if (!index_of(fd, &idx))
-		return r;
-	struct fd_slot *s = slot_of(idx);
+	struct fd_slot *s = slot_at(fd, &idx);
 	if (!s)
 		return r;
 	struct uep_mutex *st = stripe_of(idx);
@@ -232,9 +234,7 @@ int uep_fd_set_flags(int fd, unsigned fd_flags)
 {
 	unsigned idx;
 	int r = -EBADF;
-	if (!index_of(fd, &idx))
-		return r;
-	struct fd_slot *s = slot_of(idx);
+	struct fd_slot *s = slot_at(fd, &idx);
 	if (!s)
 		return r;
 	struct uep_mutex *st = stripe_of(idx);

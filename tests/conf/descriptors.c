@@ -30,7 +30,7 @@ static int closed_fd(void)
 	return fd;
 }
 
-static short poll_mask(int fd)
+static short poll_inout(int fd)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN | POLLOUT};
 	ASSERT_GE(sys_poll(&p, 1, 0), 0);
@@ -156,11 +156,11 @@ TEST(desc_dup_keeps_pipe_writer_alive)
 	ASSERT_GE(w, 0);
 	ASSERT_OK(sys_close(p[1]));
 	/* Still a writer: no HUP, no EOF. */
-	ASSERT_EQ_HEX(poll_mask(p[0]), 0);
+	ASSERT_EQ_HEX(poll_inout(p[0]), 0);
 	char c;
 	ASSERT_ERRNO(sys_read(p[0], &c, 1), EAGAIN);
 	ASSERT_OK(sys_close(w));
-	ASSERT_EQ_HEX(poll_mask(p[0]), POLLHUP);
+	ASSERT_EQ_HEX(poll_inout(p[0]), POLLHUP);
 	ASSERT_EQ(sys_read(p[0], &c, 1), 0);
 }
 
@@ -264,7 +264,7 @@ TEST(desc_dup2_over_last_writer_gives_hup)
 	int efd = new_efd(0);
 	/* Replacing the only write end closes it: the reader sees HUP. */
 	ASSERT_EQ(sys_dup2(efd, p[1]), p[1]);
-	ASSERT_EQ_HEX(poll_mask(p[0]), POLLHUP);
+	ASSERT_EQ_HEX(poll_inout(p[0]), POLLHUP);
 	char c;
 	ASSERT_EQ(sys_read(p[0], &c, 1), 0);
 	/* And p[1] is now the eventfd. */

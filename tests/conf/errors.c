@@ -38,13 +38,6 @@ static int closed_fd(void)
 	return fd;
 }
 
-static int new_ep(void)
-{
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
-	return ep;
-}
-
 static int new_efd(void)
 {
 	int fd = sys_eventfd(0, EFD_NONBLOCK);

@@ -9,44 +9,6 @@
 
 #define EFD_MAXCOUNT 0xfffffffffffffffeULL
 
-static int new_ep(void)
-{
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
-	return ep;
-}
-
-/* The poll() mask of fd for everything. */
-static short poll_mask(int fd)
-{
-	struct pollfd p = {.fd = fd,
-	                   .events = POLLIN | POLLOUT | POLLRDNORM |
-	                             POLLWRNORM | POLLPRI | POLLRDHUP};
-	int r = sys_poll(&p, 1, 0);
-	ASSERT_GE(r, 0);
-	return p.revents;
-}
-
-/* One epoll_wait(timeout 0) on a fresh instance watching fd for ev (LT). */
-static uint32_t epoll_mask(int fd, uint32_t ev)
-{
-	int ep = new_ep();
-	ADD(ep, fd, ev, 1);
-	struct epoll_event out[2];
-	int n = sys_epoll_wait(ep, out, 2, 0);
-	ASSERT_GE(n, 0);
-	ASSERT_LE(n, 1);
-	ASSERT_OK(sys_close(ep));
-	return n ? out[0].events : 0;
-}
-
-static int wait0(int ep, struct epoll_event *out, int max)
-{
-	int n = sys_epoll_wait(ep, out, max, 0);
-	ASSERT_GE(n, 0);
-	return n;
-}
-
 TEST(efd_mask_zero_out_only)
 {
 	int fd = sys_eventfd(0, EFD_NONBLOCK);

@@ -13,13 +13,6 @@
 
 #define MS 1000000L
 
-static int new_ep(void)
-{
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
-	return ep;
-}
-
 static int new_tfd(int clock, int flags)
 {
 	int fd = sys_timerfd_create(clock, flags);
@@ -44,22 +37,6 @@ static void arm(int fd, long value_ms, long interval_ms)
 static int64_t ts_ms(const struct timespec *ts)
 {
 	return (int64_t)ts->tv_sec * 1000 + ts->tv_nsec / MS;
-}
-
-static short poll_mask(int fd)
-{
-	struct pollfd p = {.fd = fd,
-	                   .events = POLLIN | POLLOUT | POLLRDNORM |
-	                             POLLWRNORM | POLLPRI | POLLRDHUP};
-	ASSERT_GE(sys_poll(&p, 1, 0), 0);
-	return p.revents;
-}
-
-static int wait0(int ep, struct epoll_event *out, int max)
-{
-	int n = sys_epoll_wait(ep, out, max, 0);
-	ASSERT_GE(n, 0);
-	return n;
 }
 
 /* Wait up to 2 s for fd to become readable (poll). */
