@@ -29,11 +29,11 @@ $(info liburing not found: the io_uring host backend is not built; the epoll bac
 PC_LIBS :=
 endif
 
-LIB_SRC  := $(wildcard src/*.c)
+LIB_SRC  := $(wildcard src/*/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 CONF_SRC := $(wildcard tests/conf/*.c)
-HDRS     := $(wildcard include/*.h src/*.h tests/*.h tests/conf/*.h)
+HDRS     := $(wildcard include/*.h src/*/*.h tests/*.h tests/conf/*.h)
 
 .PHONY: all test test-unit test-kernel test-uepoll demo examples install clean format format-check
 all: $(B)/libuepoll.a $(B)/libuepoll.so $(B)/uepoll.pc
@@ -92,7 +92,7 @@ TSAN_OPTIONS ?= halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/t
 ASAN_OPTIONS ?= abort_on_error=1 detect_leaks=1
 export TSAN_OPTIONS ASAN_OPTIONS
 test: $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll $(EXAMPLES)
-	@tools/run-tests $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll $(HOST_RUNS) $(PRELOAD_RUNS)
+	@tools/run-tests tools/check-layers $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll $(HOST_RUNS) $(PRELOAD_RUNS)
 
 # ---- demo, install -------------------------------------------------------
 $(B)/demo: examples/demo.c $(B)/libuepoll.a include/uepoll.h
@@ -114,7 +114,7 @@ install: all
 	ln -sf libuepoll.so.0 $(DESTDIR)$(PREFIX)/lib/libuepoll.so
 	install -m 644 $(B)/uepoll.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
-FORMAT_FILES = $(wildcard include/*.h src/*.[ch] tests/*.[ch] tests/*/*.[ch] bench/*.[ch] examples/*.[ch] preload/*.[ch])
+FORMAT_FILES = $(wildcard include/*.h src/*/*.[ch] tests/*.[ch] tests/*/*.[ch] bench/*.[ch] examples/*.[ch] preload/*.[ch])
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:

@@ -1,7 +1,7 @@
 /* Tests for the intrusive list in list.h: every function and macro. */
 #include "../runner.h"
 
-#include "list.h"
+#include "lib/list.h"
 
 struct elem {
 	int v;

@@ -7,8 +7,8 @@
 
 #include <stdbool.h>
 
-#include "list.h"
-#include "rbtree.h"
+#include "lib/list.h"
+#include "lib/rbtree.h"
 
 struct item {
 	struct uep_rb_node node;

@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "list.h"
-#include "timer.h"
+#include "lib/list.h"
+#include "kernel/timer.h"
 
 #define MS 1000000LL
 

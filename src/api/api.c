@@ -1,0 +1,396 @@
+/*
+ * The public API: the only layer that faces users.  Each call validates and
+ * copies its arguments, looks its descriptors up (taking references),
+ * delegates, drops the references, and turns the internal -errno into
+ * errno and -1, here and nowhere else.  The order of the checks is the
+ * kernel's (see LINUX-EPOLL.md); numbers below UEPOLL_FD_BASE are kernel
+ * descriptors and go to the kernel where the call has a kernel meaning.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/eventpoll.h"
+#include "fs/fdtable.h"
+#include "fs/file.h"
+#include "kfd/host.h"
+#include "fs/objects.h"
+#include "fs/select.h"
+#include "api/api.h"
+#include "api/uaccess.h"
+
+/* The kernel's EP_MAX_EVENTS: INT_MAX / sizeof(struct epoll_event). */
+#define EP_MAX_EVENTS ((int)(INT_MAX / sizeof(struct epoll_event)))
+
+/* ---- epoll ---- */
+
+UEPOLL_API int uepoll_create1(int flags)
+{
+	if (flags & ~EPOLL_CLOEXEC)
+		return (int)uep_ret_errno(-EINVAL);
+	struct uepoll_file *f = uep_ep_create();
+	if (!f)
+		return (int)uep_ret_errno(-ENOMEM);
+	return (int)uep_ret_errno(
+	        uep_file_install(f, (flags & EPOLL_CLOEXEC) ? O_CLOEXEC : 0));
+}
+
+UEPOLL_API int uepoll_create(int size)
+{
+	if (size <= 0)
+		return (int)uep_ret_errno(-EINVAL);
+	return uepoll_create1(0);
+}
+
+UEPOLL_API int uepoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
+{
+	struct epoll_event ev = {0};
+	long r;
+	/* Every op but DEL copies the event in first: EFAULT before EBADF. */
+	if (op != EPOLL_CTL_DEL) {
+		if (!event || !uep_access_ok(event, sizeof(*event)))
+			return (int)uep_ret_errno(-EFAULT);
+		memcpy(&ev, event, sizeof(ev));
+	}
+	/* A kernel epoll instance is the kernel's business. */
+	if (!uep_is_uepoll_fd(epfd) && epfd >= 0)
+		return epoll_ctl(epfd, op, fd,
+		                 op != EPOLL_CTL_DEL ? &ev : NULL);
+	struct uepoll_file *epf = uep_fget(epfd);
+	if (!epf)
+		return (int)uep_ret_errno(-EBADF);
+	int err;
+	struct uepoll_file *tf = uep_fget_any(fd, &err);
+	if (!tf) {
+		uep_file_put(epf);
+		return (int)uep_ret_errno(err);
+	}
+	r = uep_ep_ctl(epf, op, tf, fd, &ev);
+	uep_file_put(tf);
+	uep_file_put(epf);
+	return (int)uep_ret_errno(r);
+}
+
+/* A kernel epoll fd: the kernel's epoll_pwait2 with the same deadline. */
+static int kernel_wait(int epfd, struct epoll_event *events, int maxevents,
+                       const struct uep_deadline *dl, const sigset_t *sigmask)
+{
+	struct timespec rel;
+	int r = epoll_pwait2(epfd, events, maxevents,
+	                     uep_deadline_remaining(dl, &rel), sigmask);
+	return r < 0 ? -errno : r;
+}
+
+/* Since 6.15: EBADF, then maxevents, then EFAULT, then not-an-epoll. */
+static int do_epoll_wait(int epfd, struct epoll_event *events, int maxevents,
+                         const struct uep_deadline *dl, const sigset_t *sigmask)
+{
+	if (!uep_is_uepoll_fd(epfd) && epfd >= 0)
+		return kernel_wait(epfd, events, maxevents, dl, sigmask);
+	struct uepoll_file *f = uep_fget(epfd);
+	if (!f)
+		return -EBADF;
+	long r;
+	if (maxevents <= 0 || maxevents > EP_MAX_EVENTS)
+		r = -EINVAL;
+	else if (!uep_access_ok(events,
+	                        (size_t)maxevents * sizeof(struct epoll_event)))
+		r = -EFAULT;
+	else
+		r = uep_ep_wait(f, events, maxevents, dl, sigmask);
+	uep_file_put(f);
+	return (int)r;
+}
+
+UEPOLL_API int uepoll_wait(int epfd, struct epoll_event *events, int maxevents,
+                           int timeout)
+{
+	struct uep_deadline dl;
+	uep_deadline_ms(&dl, timeout);
+	return (int)uep_ret_errno(
+	        do_epoll_wait(epfd, events, maxevents, &dl, NULL));
+}
+
+UEPOLL_API int uepoll_pwait(int epfd, struct epoll_event *events, int maxevents,
+                            int timeout, const sigset_t *sigmask)
+{
+	struct uep_deadline dl;
+	uep_deadline_ms(&dl, timeout);
+	return (int)uep_ret_errno(
+	        do_epoll_wait(epfd, events, maxevents, &dl, sigmask));
+}
+
+static int timespec_check(const struct timespec *ts)
+{
+	if (!uep_access_ok(ts, sizeof(*ts)))
+		return -EFAULT;
+	if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L)
+		return -EINVAL;
+	return 0;
+}
+
+UEPOLL_API int uepoll_pwait2(int epfd, struct epoll_event *events,
+                             int maxevents, const struct timespec *timeout,
+                             const sigset_t *sigmask)
+{
+	struct uep_deadline dl;
+	/* The timespec is read before the descriptor is looked up. */
+	if (timeout) {
+		int r = timespec_check(timeout);
+		if (r)
+			return (int)uep_ret_errno(r);
+	}
+	uep_deadline_ts(&dl, timeout);
+	return (int)uep_ret_errno(
+	        do_epoll_wait(epfd, events, maxevents, &dl, sigmask));
+}
+
+/* ---- objects ---- */
+
+UEPOLL_API int uepoll_eventfd(unsigned int initval, int flags)
+{
+	return (int)uep_ret_errno(uep_eventfd_create(initval, flags));
+}
+
+UEPOLL_API int uepoll_pipe2(int pipefd[2], int flags)
+{
+	int fds[2];
+	if (!pipefd)
+		return (int)uep_ret_errno(-EFAULT);
+	int r = uep_pipe_create(fds, flags);
+	if (r < 0)
+		return (int)uep_ret_errno(r);
+	pipefd[0] = fds[0];
+	pipefd[1] = fds[1];
+	return 0;
+}
+
+UEPOLL_API int uepoll_pipe(int pipefd[2])
+{
+	return uepoll_pipe2(pipefd, 0);
+}
+
+/* ---- descriptors ---- */
+
+UEPOLL_API ssize_t uepoll_read(int fd, void *buf, size_t count)
+{
+	if (!uep_is_uepoll_fd(fd))
+		return read(fd, buf, count);
+	struct uepoll_file *f = uep_fget(fd);
+	if (!f)
+		return uep_ret_errno(-EBADF);
+	ssize_t r = uep_file_read(f, buf, count);
+	uep_file_put(f);
+	return uep_ret_errno(r);
+}
+
+UEPOLL_API ssize_t uepoll_write(int fd, const void *buf, size_t count)
+{
+	if (!uep_is_uepoll_fd(fd))
+		return write(fd, buf, count);
+	struct uepoll_file *f = uep_fget(fd);
+	if (!f)
+		return uep_ret_errno(-EBADF);
+	ssize_t r = uep_file_write(f, buf, count);
+	uep_file_put(f);
+	return uep_ret_errno(r);
+}
+
+UEPOLL_API int uepoll_close(int fd)
+{
+	if (!uep_is_uepoll_fd(fd)) {
+		uep_host_forget(fd);
+		return close(fd);
+	}
+	return (int)uep_ret_errno(uep_fd_close(fd));
+}
+
+/* F_DUPFD's lowest number >= minfd, within uepoll's numbers. */
+static int do_dupfd(int oldfd, int minfd, unsigned fd_flags)
+{
+	if (minfd < 0 || (minfd >= UEPOLL_FD_BASE &&
+	                  (long)minfd - UEPOLL_FD_BASE >= uep_fd_limit()))
+		return -EINVAL;
+	struct uepoll_file *f = uep_fget(oldfd);
+	if (!f)
+		return -EBADF;
+	int fd = uep_fd_install(f, fd_flags, minfd);
+	if (fd < 0)
+		uep_file_put(f);
+	return fd;
+}
+
+UEPOLL_API int uepoll_dup(int oldfd)
+{
+	if (!uep_is_uepoll_fd(oldfd))
+		return dup(oldfd);
+	return (int)uep_ret_errno(do_dupfd(oldfd, 0, 0));
+}
+
+static int do_dup3(int oldfd, int newfd, int flags)
+{
+	if (!uep_is_uepoll_fd(newfd))
+		return -EBADF;
+	struct uepoll_file *f = uep_fget(oldfd);
+	if (!f)
+		return -EBADF;
+	int r = uep_fd_replace(newfd, f,
+	                       (flags & O_CLOEXEC) ? UEP_FD_CLOEXEC : 0);
+	uep_file_put(f);
+	return r;
+}
+
+UEPOLL_API int uepoll_dup3(int oldfd, int newfd, int flags)
+{
+	if ((flags & ~O_CLOEXEC) != 0 || oldfd == newfd)
+		return (int)uep_ret_errno(-EINVAL);
+	if (!uep_is_uepoll_fd(oldfd) && !uep_is_uepoll_fd(newfd))
+		return dup3(oldfd, newfd, flags);
+	return (int)uep_ret_errno(do_dup3(oldfd, newfd, flags));
+}
+
+UEPOLL_API int uepoll_dup2(int oldfd, int newfd)
+{
+	if (!uep_is_uepoll_fd(oldfd) && !uep_is_uepoll_fd(newfd))
+		return dup2(oldfd, newfd);
+	if (oldfd == newfd) {
+		struct uepoll_file *f = uep_fget(oldfd);
+		if (!f)
+			return (int)uep_ret_errno(-EBADF);
+		uep_file_put(f);
+		return newfd;
+	}
+	return (int)uep_ret_errno(do_dup3(oldfd, newfd, 0));
+}
+
+static int do_fcntl(int fd, int cmd, long arg)
+{
+	struct uepoll_file *f;
+	int r;
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		if (arg < 0 || arg > INT_MAX)
+			return -EINVAL;
+		return do_dupfd(fd, (int)arg,
+		                cmd == F_DUPFD_CLOEXEC ? UEP_FD_CLOEXEC : 0);
+	case F_GETFD:
+		r = uep_fd_get_flags(fd);
+		return r < 0 ? r : ((r & UEP_FD_CLOEXEC) ? FD_CLOEXEC : 0);
+	case F_SETFD:
+		return uep_fd_set_flags(fd, (arg & FD_CLOEXEC) ? UEP_FD_CLOEXEC
+		                                               : 0);
+	case F_GETFL:
+		f = uep_fget(fd);
+		if (!f)
+			return -EBADF;
+		r = atomic_load(&f->f_flags);
+		uep_file_put(f);
+		return r;
+	case F_SETFL:
+		f = uep_fget(fd);
+		if (!f)
+			return -EBADF;
+		/* Only O_NONBLOCK can change; other bits are ignored. */
+		int old = atomic_load(&f->f_flags);
+		atomic_store(&f->f_flags,
+		             (old & ~O_NONBLOCK) | ((int)arg & O_NONBLOCK));
+		uep_file_put(f);
+		return 0;
+	default:
+		f = uep_fget(fd);
+		if (!f)
+			return -EBADF;
+		uep_file_put(f);
+		return -EINVAL;
+	}
+}
+
+UEPOLL_API int uepoll_fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	long arg = va_arg(ap, long);
+	va_end(ap);
+	if (!uep_is_uepoll_fd(fd))
+		return fcntl(fd, cmd, arg);
+	return (int)uep_ret_errno(do_fcntl(fd, cmd, arg));
+}
+
+UEPOLL_API int uepoll_poll(struct pollfd *fds, nfds_t nfds, int timeout)
+{
+	struct uep_deadline dl;
+	bool any = false;
+	if (nfds > (nfds_t)uep_fd_limit() + 65536)
+		return (int)uep_ret_errno(-EINVAL);
+	if (nfds && (!fds || !uep_access_ok(fds, nfds * sizeof(*fds))))
+		return (int)uep_ret_errno(-EFAULT);
+	for (nfds_t i = 0; i < nfds; i++)
+		if (uep_is_uepoll_fd(fds[i].fd))
+			any = true;
+	/* Only kernel descriptors: the kernel's poll does it all. */
+	if (!any && nfds)
+		return poll(fds, nfds, timeout);
+	uep_deadline_ms(&dl, timeout);
+	return (int)uep_ret_errno(uep_do_poll(fds, nfds, &dl, NULL));
+}
+
+/* ---- observability and limits ---- */
+
+UEPOLL_API int uepoll_stats(int epfd, struct uepoll_stats *stats)
+{
+	if (!stats)
+		return (int)uep_ret_errno(-EFAULT);
+	struct uepoll_file *f = uep_fget(epfd);
+	if (!f)
+		return (int)uep_ret_errno(-EBADF);
+	int r = uep_ep_stats(f, stats);
+	uep_file_put(f);
+	return (int)uep_ret_errno(r);
+}
+
+UEPOLL_API int uepoll_notify(int epfd, int kernel_eventfd)
+{
+	if (kernel_eventfd < -1 || uep_is_uepoll_fd(kernel_eventfd))
+		return (int)uep_ret_errno(-EINVAL);
+	struct uepoll_file *f = uep_fget(epfd);
+	if (!f)
+		return (int)uep_ret_errno(-EBADF);
+	int r = uep_ep_notify(f, kernel_eventfd);
+	uep_file_put(f);
+	return (int)uep_ret_errno(r);
+}
+
+UEPOLL_API int uepoll_fdinfo(int epfd, char *buf, size_t len)
+{
+	struct uepoll_file *f = uep_fget(epfd);
+	if (!f)
+		return (int)uep_ret_errno(-EBADF);
+	int r = uep_ep_fdinfo(f, buf, len);
+	uep_file_put(f);
+	return (int)uep_ret_errno(r);
+}
+
+UEPOLL_API long uepoll_getlimit(int which)
+{
+	switch (which) {
+	case UEPOLL_LIMIT_WATCHES:
+		return uep_ep_max_watches();
+	case UEPOLL_LIMIT_FILES:
+		return uep_fd_limit();
+	}
+	return uep_ret_errno(-EINVAL);
+}
+
+UEPOLL_API int uepoll_setlimit(int which, long value)
+{
+	switch (which) {
+	case UEPOLL_LIMIT_WATCHES:
+		return (int)uep_ret_errno(uep_ep_set_max_watches(value));
+	case UEPOLL_LIMIT_FILES:
+		return (int)uep_ret_errno(uep_fd_set_limit(value));
+	}
+	return (int)uep_ret_errno(-EINVAL);
+}

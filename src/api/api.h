@@ -1,0 +1,13 @@
+/* What the API layer's files share. */
+#ifndef UEP_API_H
+#define UEP_API_H
+
+#include <sys/types.h>
+
+#include "fs/file.h"
+
+/* Read and write with the blocking behaviour of the file's flags (rw.c). */
+ssize_t uep_file_read(struct uepoll_file *f, void *buf, size_t count);
+ssize_t uep_file_write(struct uepoll_file *f, const void *buf, size_t count);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * Blocking read and write on top of the non-blocking file operations: try
+ * the operation, and when it would block on a blocking file, sleep in
+ * uep_file_wait_ready() (fs/select.c) until the file's poll says it can go
+ * on.  This is the API layer's, above both the files and the sleep.
+ */
+#include <errno.h>
+#include <limits.h>
+
+#include "api/api.h"
+#include "fs/select.h"
+
+/* The kernel caps one read or write at INT_MAX rounded down to a page. */
+#define MAX_RW_COUNT ((size_t)INT_MAX & ~(size_t)4095)
+
+ssize_t uep_file_read(struct uepoll_file *f, void *buf, size_t count)
+{
+	if (!(f->f_mode & UEP_FMODE_READ))
+		return -EBADF;
+	if (!f->f_op->read)
+		return -EINVAL;
+	if (count > MAX_RW_COUNT)
+		count = MAX_RW_COUNT;
+	if (!buf && count)
+		return -EFAULT;
+	for (;;) {
+		ssize_t r = f->f_op->read(f, buf, count);
+		if (r != -EAGAIN || uep_file_nonblock(f))
+			return r;
+		int w = uep_file_wait_ready(f, EPOLLIN | EPOLLRDNORM |
+		                                       EPOLLHUP | EPOLLERR);
+		if (w < 0)
+			return w;
+	}
+}
+
+ssize_t uep_file_write(struct uepoll_file *f, const void *buf, size_t count)
+{
+	if (!(f->f_mode & UEP_FMODE_WRITE))
+		return -EBADF;
+	if (!f->f_op->write)
+		return -EINVAL;
+	if (count > MAX_RW_COUNT)
+		count = MAX_RW_COUNT;
+	if (!buf && count)
+		return -EFAULT;
+	size_t done = 0;
+	for (;;) {
+		ssize_t r = f->f_op->write(f, (const char *)buf + done,
+		                           count - done);
+		if (r > 0) {
+			done += (size_t)r;
+			if (done == count || uep_file_nonblock(f))
+				return (ssize_t)done;
+			continue;
+		}
+		if (r == -EAGAIN && !uep_file_nonblock(f)) {
+			int w = uep_file_wait_ready(f, EPOLLOUT | EPOLLWRNORM |
+			                                       EPOLLERR);
+			if (w >= 0)
+				continue;
+			r = w;
+		}
+		/* A blocking write interrupted part-way returns what it wrote.
+		 */
+		return done ? (ssize_t)done : r;
+	}
+}

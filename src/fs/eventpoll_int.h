@@ -1,0 +1,88 @@
+/*
+ * The engine's private types, shared by eventpoll.c (the core), ep_nest.c
+ * (the checks of nested instances) and ep_info.c (notification and
+ * observability).  Locking and lifetime: the block at the top of
+ * eventpoll.c.
+ */
+#ifndef UEP_EVENTPOLL_INT_H
+#define UEP_EVENTPOLL_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fs/eventpoll.h"
+#include "lib/rbtree.h"
+#include "kernel/waitqueue.h"
+
+#define EP_PRIVATE_BITS (EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE)
+#define EPOLLINOUT_BITS (EPOLLIN | EPOLLOUT)
+#define EPOLLEXCLUSIVE_OK_BITS                                                 \
+	(EPOLLINOUT_BITS | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET |       \
+	 EPOLLEXCLUSIVE)
+/* Instances allowed above one another beyond the first (the kernel's 4). */
+#define EP_MAX_NESTS 4
+/* epi->next when the item is not on ovflist; ep->ovflist when no harvest. */
+#define EP_UNACTIVE_PTR ((struct uep_epitem *)-1L)
+
+/* epi->wait.owner_bits */
+#define EPI_DYING 0x1u /* its file's final release is removing it */
+
+struct uep_eventpoll;
+
+/* One registration: 128 bytes, like the kernel's epitem slab object. */
+struct uep_epitem {
+	struct uep_rb_node rbn;   /* in ep->rbr, under ep->mtx */
+	struct uep_list rdllink;  /* on rdllist or a txlist, ep->lock */
+	struct uep_epitem *next;  /* ovflist chain, under ep->lock */
+	struct uepoll_file *file; /* the key: (file, fd) */
+	int fd;
+	uint32_t events; /* written under mtx AND lock */
+	uint64_t data;   /* under ep->mtx */
+	struct uep_eventpoll *ep;
+	struct uep_epitem *fnext;   /* in file->f_ep, under file->f_lock */
+	struct uep_wait_entry wait; /* hook on the first queue poll named */
+	struct uepoll_wait_queue *whead; /* that queue; NULL: none */
+};
+_Static_assert(sizeof(struct uep_epitem) <= 128, "epitem grew past 128 bytes");
+
+/* A hook on any further wait queue (rare: most files name one). */
+struct uep_eppoll_entry {
+	struct uep_wait_entry wait;
+	struct uepoll_wait_queue *whead;
+	struct uep_epitem *epi;
+	struct uep_list link; /* in ep->extra_hooks, under ep->mtx */
+};
+
+struct uep_eventpoll {
+	struct uep_mutex mtx;
+	struct uep_mutex lock;
+	struct uep_list rdllist;    /* under lock */
+	struct uep_epitem *ovflist; /* under lock */
+	struct uep_list wq;         /* sleeping uepoll_wait()ers, under lock */
+	struct uepoll_wait_queue poll_wait; /* parents and pollers */
+	struct uep_rb_root rbr;             /* under mtx */
+	struct uep_list extra_hooks;        /* under mtx */
+	struct uepoll_file *file;
+	_Atomic long refcount; /* 1 for the file + 1 per item */
+	int notify_fd;         /* uepoll_notify(), under lock, or -1 */
+	bool notified;         /* notify_fd written, list not yet empty */
+	unsigned gen;          /* loop check marks, epnested_mutex */
+	int loop_check_depth;
+	/* counters: under lock, but nwatches under mtx */
+	uint64_t nwatches, callbacks, wakeups, harvests, delivered;
+};
+
+/*
+ * The full checks of an ADD (ep_nest.c), the kernel's ep_loop_check and
+ * reverse_path_check.  begin: when tf is an epoll (loops, depth) or ep is
+ * itself watched (wake-up paths), takes epnested_mutex, sets *nested, and
+ * runs the loop check (-ELOOP, lock dropped again).  After the insertion,
+ * with ep->mtx held, the path check may refuse it (-EINVAL); end drops
+ * the lock.
+ */
+int uep_ep_full_check_begin(struct uep_eventpoll *ep, struct uepoll_file *tf,
+                            bool *nested);
+int uep_ep_reverse_path_check(void);
+void uep_ep_full_check_end(void);
+
+#endif

@@ -1,0 +1,279 @@
+/* The descriptor table: see fdtable.h. */
+#include "fs/fdtable.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "kfd/host.h"
+
+#define UEP_FD_CHUNK 4096
+#define UEP_FD_NCHUNKS (UEP_FD_CAPACITY / UEP_FD_CHUNK)
+#define UEP_FD_STRIPES 256
+#define WORD_BITS 64
+
+struct fd_slot {
+	struct uepoll_file *file; /* under the slot's stripe lock */
+	unsigned flags;           /* UEP_FD_CLOEXEC, under the stripe lock */
+};
+
+static struct fd_slot *_Atomic chunks[UEP_FD_NCHUNKS];
+
+/* Lowest-free allocation: open_bits per number, full_bits per full word. */
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t open_bits[UEP_FD_CAPACITY / WORD_BITS];
+static uint64_t full_bits[UEP_FD_CAPACITY / WORD_BITS / WORD_BITS];
+static long fd_limit = UEP_FD_CAPACITY; /* under table_lock */
+
+static struct uep_mutex stripes[UEP_FD_STRIPES] = {
+        [0 ... UEP_FD_STRIPES - 1] = UEP_MUTEX_INITIALIZER};
+
+static struct uep_mutex *stripe_of(unsigned idx)
+{
+	return &stripes[idx % UEP_FD_STRIPES];
+}
+
+/* The slot of index idx, or NULL if its chunk was never allocated. */
+static struct fd_slot *slot_of(unsigned idx)
+{
+	struct fd_slot *c = atomic_load_explicit(&chunks[idx / UEP_FD_CHUNK],
+	                                         memory_order_acquire);
+	return c ? &c[idx % UEP_FD_CHUNK] : NULL;
+}
+
+/* Must be called with table_lock held. */
+static struct fd_slot *slot_create(unsigned idx)
+{
+	struct fd_slot *s = slot_of(idx);
+	if (s)
+		return s;
+	struct fd_slot *c = calloc(UEP_FD_CHUNK, sizeof(*c));
+	if (!c)
+		return NULL;
+	atomic_store_explicit(&chunks[idx / UEP_FD_CHUNK], c,
+	                      memory_order_release);
+	return &c[idx % UEP_FD_CHUNK];
+}
+
+static void bit_set(unsigned idx)
+{
+	unsigned w = idx / WORD_BITS;
+	open_bits[w] |= 1ull << (idx % WORD_BITS);
+	if (open_bits[w] == ~0ull)
+		full_bits[w / WORD_BITS] |= 1ull << (w % WORD_BITS);
+}
+
+static void bit_clear(unsigned idx)
+{
+	unsigned w = idx / WORD_BITS;
+	open_bits[w] &= ~(1ull << (idx % WORD_BITS));
+	full_bits[w / WORD_BITS] &= ~(1ull << (w % WORD_BITS));
+}
+
+/* Lowest clear index >= from, or -1.  Must be called with table_lock. */
+static long find_free(unsigned long from)
+{
+	unsigned long limit = (unsigned long)fd_limit;
+	unsigned long w = from / WORD_BITS;
+	if (from >= limit)
+		return -1;
+	/* The first, partial word. */
+	uint64_t free_bits = ~open_bits[w] & (~0ull << (from % WORD_BITS));
+	if (free_bits)
+		goto found;
+	/* Then skip full words 64 at a time with full_bits. */
+	for (w = w + 1; w * WORD_BITS < limit; w++) {
+		if (w % WORD_BITS == 0) {
+			while (w * WORD_BITS < limit &&
+			       full_bits[w / WORD_BITS] == ~0ull)
+				w += WORD_BITS;
+			if (w * WORD_BITS >= limit)
+				return -1;
+		}
+		if (full_bits[w / WORD_BITS] & (1ull << (w % WORD_BITS)))
+			continue;
+		free_bits = ~open_bits[w];
+		if (free_bits)
+			goto found;
+	}
+	return -1;
+found:;
+	unsigned long idx =
+	        w * WORD_BITS + (unsigned)__builtin_ctzll(free_bits);
+	return idx < limit ? (long)idx : -1;
+}
+
+int uep_fd_install(struct uepoll_file *f, unsigned fd_flags, int minfd)
+{
+	unsigned long from = minfd > UEPOLL_FD_BASE
+	                             ? (unsigned long)minfd - UEPOLL_FD_BASE
+	                             : 0;
+	pthread_mutex_lock(&table_lock);
+	long idx = find_free(from);
+	if (idx < 0) {
+		pthread_mutex_unlock(&table_lock);
+		return -EMFILE;
+	}
+	struct fd_slot *s = slot_create((unsigned)idx);
+	if (!s) {
+		pthread_mutex_unlock(&table_lock);
+		return -ENOMEM;
+	}
+	bit_set((unsigned)idx);
+	struct uep_mutex *st = stripe_of((unsigned)idx);
+	uep_mutex_lock(st);
+	s->file = f;
+	s->flags = fd_flags;
+	uep_mutex_unlock(st);
+	pthread_mutex_unlock(&table_lock);
+	return UEPOLL_FD_BASE + (int)idx;
+}
+
+static bool index_of(int fd, unsigned *idx)
+{
+	if (fd < UEPOLL_FD_BASE || fd - UEPOLL_FD_BASE >= UEP_FD_CAPACITY)
+		return false;
+	*idx = (unsigned)(fd - UEPOLL_FD_BASE);
+	return true;
+}
+
+/* The existing slot of descriptor fd (its index in *idx), or NULL. */
+static struct fd_slot *slot_at(int fd, unsigned *idx)
+{
+	return index_of(fd, idx) ? slot_of(*idx) : NULL;
+}
+
+struct uepoll_file *uep_fget(int fd)
+{
+	unsigned idx;
+	struct fd_slot *s = slot_at(fd, &idx);
+	if (!s)
+		return NULL;
+	struct uep_mutex *st = stripe_of(idx);
+	uep_mutex_lock(st);
+	struct uepoll_file *f = s->file;
+	if (f)
+		uep_file_get(f);
+	uep_mutex_unlock(st);
+	return f;
+}
+
+/* Clear the slot; returns the file it held (its reference), or NULL. */
+static struct uepoll_file *slot_take(unsigned idx)
+{
+	struct fd_slot *s = slot_of(idx);
+	if (!s)
+		return NULL;
+	struct uep_mutex *st = stripe_of(idx);
+	uep_mutex_lock(st);
+	struct uepoll_file *f = s->file;
+	s->file = NULL;
+	s->flags = 0;
+	uep_mutex_unlock(st);
+	return f;
+}
+
+int uep_fd_close(int fd)
+{
+	unsigned idx;
+	if (!index_of(fd, &idx))
+		return -EBADF;
+	pthread_mutex_lock(&table_lock);
+	struct uepoll_file *f = slot_take(idx);
+	if (f)
+		bit_clear(idx);
+	pthread_mutex_unlock(&table_lock);
+	if (!f)
+		return -EBADF;
+	uep_file_put(f);
+	return 0;
+}
+
+int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags)
+{
+	unsigned idx;
+	if (!index_of(newfd, &idx))
+		return -EBADF;
+	pthread_mutex_lock(&table_lock);
+	if ((long)idx >= fd_limit) {
+		pthread_mutex_unlock(&table_lock);
+		return -EBADF;
+	}
+	struct fd_slot *s = slot_create(idx);
+	if (!s) {
+		pthread_mutex_unlock(&table_lock);
+		return -ENOMEM;
+	}
+	uep_file_get(f);
+	struct uep_mutex *st = stripe_of(idx);
+	uep_mutex_lock(st);
+	struct uepoll_file *old = s->file;
+	s->file = f;
+	s->flags = fd_flags;
+	uep_mutex_unlock(st);
+	bit_set(idx);
+	pthread_mutex_unlock(&table_lock);
+	if (old)
+		uep_file_put(old);
+	return newfd;
+}
+
+int uep_fd_get_flags(int fd)
+{
+	unsigned idx;
+	int r = -EBADF;
+	struct fd_slot *s = slot_at(fd, &idx);
+	if (!s)
+		return r;
+	struct uep_mutex *st = stripe_of(idx);
+	uep_mutex_lock(st);
+	if (s->file)
+		r = (int)s->flags;
+	uep_mutex_unlock(st);
+	return r;
+}
+
+int uep_fd_set_flags(int fd, unsigned fd_flags)
+{
+	unsigned idx;
+	int r = -EBADF;
+	struct fd_slot *s = slot_at(fd, &idx);
+	if (!s)
+		return r;
+	struct uep_mutex *st = stripe_of(idx);
+	uep_mutex_lock(st);
+	if (s->file) {
+		s->flags = fd_flags;
+		r = 0;
+	}
+	uep_mutex_unlock(st);
+	return r;
+}
+
+long uep_fd_limit(void)
+{
+	pthread_mutex_lock(&table_lock);
+	long l = fd_limit;
+	pthread_mutex_unlock(&table_lock);
+	return l;
+}
+
+int uep_fd_set_limit(long limit)
+{
+	if (limit < 1 || limit > UEP_FD_CAPACITY)
+		return -EINVAL;
+	pthread_mutex_lock(&table_lock);
+	fd_limit = limit;
+	pthread_mutex_unlock(&table_lock);
+	return 0;
+}
+
+/* Any descriptor: the table for uepoll numbers, a host file for others. */
+struct uepoll_file *uep_fget_any(int fd, int *err)
+{
+	if (uep_is_uepoll_fd(fd)) {
+		struct uepoll_file *f = uep_fget(fd);
+		*err = f ? 0 : -EBADF;
+		return f;
+	}
+	return uep_host_fget(fd, err);
+}

@@ -1,0 +1,48 @@
+/*
+ * The descriptor table: uepoll numbers (UEPOLL_FD_BASE + index) to files.
+ *
+ * Slots live in chunks of UEP_FD_CHUNK that are allocated on demand and
+ * never freed, so a lookup reaches its slot without a lock.  Taking the
+ * reference is what needs care (a close may drop the last one at the same
+ * moment): lookups and removals of one slot serialise on one of
+ * UEP_FD_STRIPES small locks, picked by the number.  The allocation bitmap
+ * (lowest free number first, as POSIX wants) is under one table lock.
+ */
+#ifndef UEP_FDTABLE_H
+#define UEP_FDTABLE_H
+
+#include <stdbool.h>
+
+#include "fs/file.h"
+
+#define UEP_FD_CLOEXEC 0x1u
+
+/* Most descriptors the table can ever hold (UEPOLL_LIMIT_FILES <= this). */
+#define UEP_FD_CAPACITY (1 << 22)
+
+static inline bool uep_is_uepoll_fd(int fd)
+{
+	return fd >= UEPOLL_FD_BASE;
+}
+
+/* Install f at the lowest free number >= minfd; takes over the reference. */
+int uep_fd_install(struct uepoll_file *f, unsigned fd_flags, int minfd);
+/* The file at fd with a new reference, or NULL (EBADF). */
+struct uepoll_file *uep_fget(int fd);
+int uep_fd_close(int fd);
+/* dup3/dup2: put f at newfd, closing what was there.  Takes a reference. */
+int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags);
+int uep_fd_get_flags(int fd);
+int uep_fd_set_flags(int fd, unsigned fd_flags);
+
+/*
+ * Any descriptor with a new reference: the table's file for uepoll
+ * numbers, the kernel-fd bridge's host file for kernel ones; NULL with
+ * *err = -EBADF, -EPERM or -ENOMEM.
+ */
+struct uepoll_file *uep_fget_any(int fd, int *err);
+
+long uep_fd_limit(void);
+int uep_fd_set_limit(long limit);
+
+#endif

@@ -1,0 +1,104 @@
+/*
+ * Files: the in-process objects behind uepoll descriptors (the kernel's
+ * struct file).  A file has a reference count, file operations (the public
+ * struct uepoll_file_operations), flags, and the list of epoll
+ * registrations watching it, which its final release removes
+ * (HARD-PARTS 4: an epitem holds no reference to its file).
+ */
+#ifndef UEP_FILE_H
+#define UEP_FILE_H
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "uepoll.h"
+#include "lib/sync.h"
+#include "kernel/waitqueue.h"
+
+struct uep_epitem;
+
+#define UEP_FMODE_READ 0x1u
+#define UEP_FMODE_WRITE 0x2u
+/*
+ * The memory is freed by the object, not by the last put: an epoll file
+ * outlives its last reference until its instance goes (the loop and path
+ * checks walk from an item to the file of its instance).
+ */
+#define UEP_FMODE_OWNED 0x4u
+
+struct uepoll_file {
+	_Atomic long f_count;
+	const struct uepoll_file_operations *f_op;
+	void *private_data;
+	_Atomic int f_flags; /* O_ACCMODE bits and O_NONBLOCK */
+	unsigned f_mode;     /* UEP_FMODE_*; fixed at creation */
+	struct uep_mutex f_lock;
+	struct uep_epitem *f_ep; /* watchers, under f_lock (eventpoll.c) */
+	unsigned f_check_gen;    /* path-check mark, under epnested_mutex */
+};
+
+/*
+ * The poll table passed to f_op->poll: qproc hooks the caller on a wait
+ * queue (epoll's ep_ptable_queue_proc, poll's pollwait).  key is the set
+ * of events the caller cares about.
+ */
+typedef void (*uep_poll_queue_proc)(struct uepoll_file *file,
+                                    struct uepoll_wait_queue *wq,
+                                    struct uepoll_poll_table *pt);
+struct uepoll_poll_table {
+	uep_poll_queue_proc qproc;
+	uint32_t key;
+};
+
+/*
+ * A new file with one reference (the caller's).  flags: O_ACCMODE and
+ * O_NONBLOCK.  Returns NULL when out of memory.
+ */
+struct uepoll_file *uep_file_alloc(const struct uepoll_file_operations *fops,
+                                   void *private_data, int flags);
+
+static inline void uep_file_get(struct uepoll_file *f)
+{
+	atomic_fetch_add_explicit(&f->f_count, 1, memory_order_relaxed);
+}
+
+/* A new reference unless the file is already in its final release. */
+static inline bool uep_file_tryget(struct uepoll_file *f)
+{
+	long c = atomic_load_explicit(&f->f_count, memory_order_relaxed);
+	while (c > 0 && !atomic_compare_exchange_weak_explicit(
+	                        &f->f_count, &c, c + 1, memory_order_acquire,
+	                        memory_order_relaxed))
+		;
+	return c > 0;
+}
+
+/* Drop a reference; the last one releases the file. */
+void uep_file_put(struct uepoll_file *f);
+/* Free a released file's memory (the owner's job with UEP_FMODE_OWNED). */
+void uep_file_free(struct uepoll_file *f);
+
+static inline bool uep_file_nonblock(struct uepoll_file *f)
+{
+	return atomic_load_explicit(&f->f_flags, memory_order_relaxed) &
+	       O_NONBLOCK;
+}
+
+static inline bool uep_file_can_poll(const struct uepoll_file *f)
+{
+	return f->f_op->poll != NULL;
+}
+
+/* f_op->poll, masked by nothing. */
+static inline uint32_t uep_vfs_poll(struct uepoll_file *f,
+                                    struct uepoll_poll_table *pt)
+{
+	return f->f_op->poll(f, pt);
+}
+
+/* Install f (taking over the caller's reference): a descriptor or -errno. */
+int uep_file_install(struct uepoll_file *f, int flags);
+
+#endif

@@ -1,0 +1,166 @@
+/*
+ * Synchronisation primitives: a mutex wrapper, absolute deadlines on
+ * CLOCK_MONOTONIC, and the waiter: the one place a thread sleeps.
+ *
+ * A waiter is a state word that a waker flips to WOKEN.  The sleeper
+ * announces itself (SLEEPING) before it sleeps, so a wake that comes first
+ * costs no system call and a wake that comes later is never lost: the
+ * futex compares the word, and the ppoll path reads a per-thread eventfd
+ * that the waker writes (HARD-PARTS 1).  Sleeps are interruptible: a signal
+ * handler that runs makes them return -EINTR, as epoll_wait does even under
+ * SA_RESTART (HARD-PARTS 6).
+ */
+#ifndef UEP_SYNC_H
+#define UEP_SYNC_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "lib/compiler.h"
+
+/*
+ * The mutex of every uepoll structure.  In release builds a futex lock of
+ * one word (0 free, 1 held, 2 held with sleepers; Drepper's "Futexes are
+ * tricky", mutex 3) with a short spin: uncontended, a lock and unlock pair
+ * is two atomic instructions and no call.  Under ThreadSanitizer it is a
+ * pthread mutex, so that TSan checks the lock order written in eventpoll.c.
+ */
+#if defined(__SANITIZE_THREAD__) || defined(UEP_PTHREAD_LOCKS)
+#define UEP_MUTEX_PTHREAD 1
+struct uep_mutex {
+	pthread_mutex_t m;
+};
+#define UEP_MUTEX_INITIALIZER                                                  \
+	{                                                                      \
+		PTHREAD_MUTEX_INITIALIZER                                      \
+	}
+#else
+struct uep_mutex {
+	_Atomic uint32_t state;
+};
+#define UEP_MUTEX_INITIALIZER                                                  \
+	{                                                                      \
+		0                                                              \
+	}
+#endif
+
+/*
+ * Deferred wake-ups (the kernel's wake_q): a futex wake decided under a
+ * lock is issued when the thread's last uepoll lock is dropped, so the
+ * woken thread does not run straight into the locks its waker still holds.
+ */
+#define UEP_TLS __thread __attribute__((tls_model("initial-exec")))
+extern UEP_TLS unsigned uep_lock_depth;
+extern UEP_TLS unsigned uep_wakes_pending;
+void uep_wake_flush(void);
+
+void uep_mutex_init(struct uep_mutex *m);
+void uep_mutex_destroy(struct uep_mutex *m);
+void uep_mutex_lock_slow(struct uep_mutex *m);
+void uep_mutex_unlock_slow(struct uep_mutex *m);
+
+static inline void uep_mutex_lock(struct uep_mutex *m)
+{
+#ifdef UEP_MUTEX_PTHREAD
+	pthread_mutex_lock(&m->m);
+#else
+	uint32_t c = 0;
+	if (UEP_UNLIKELY(!atomic_compare_exchange_strong_explicit(
+	            &m->state, &c, 1, memory_order_acquire,
+	            memory_order_relaxed)))
+		uep_mutex_lock_slow(m);
+#endif
+	uep_lock_depth++;
+}
+
+static inline void uep_mutex_unlock(struct uep_mutex *m)
+{
+#ifdef UEP_MUTEX_PTHREAD
+	pthread_mutex_unlock(&m->m);
+#else
+	if (UEP_UNLIKELY(atomic_exchange_explicit(&m->state, 0,
+	                                          memory_order_release) == 2))
+		uep_mutex_unlock_slow(m);
+#endif
+	if (--uep_lock_depth == 0 && UEP_UNLIKELY(uep_wakes_pending))
+		uep_wake_flush();
+}
+
+/* ---- deadlines ---- */
+enum uep_deadline_kind {
+	UEP_DL_NOWAIT,  /* timeout 0: never sleep */
+	UEP_DL_FOREVER, /* negative timeout or NULL timespec */
+	UEP_DL_AT,      /* sleep until abs (CLOCK_MONOTONIC) */
+};
+
+struct uep_deadline {
+	enum uep_deadline_kind kind;
+	struct timespec abs;
+};
+
+void uep_deadline_ms(struct uep_deadline *dl, int timeout_ms);
+void uep_deadline_ts(struct uep_deadline *dl, const struct timespec *rel);
+/*
+ * The time left as a relative timespec in *rel (zero once passed, and for
+ * NOWAIT), or NULL for FOREVER: what ppoll and epoll_pwait2 take.
+ */
+struct timespec *uep_deadline_remaining(const struct uep_deadline *dl,
+                                        struct timespec *rel);
+
+/* ---- the waiter ---- */
+enum { UEP_WAITER_IDLE = 0, UEP_WAITER_SLEEPING = 1, UEP_WAITER_WOKEN = 2 };
+
+struct uep_waiter {
+	_Atomic uint32_t state;
+	int efd; /* the sleeper's eventfd when it sleeps in ppoll, else -1 */
+};
+
+/*
+ * Prepare w for a sleep.  With a signal mask the sleep happens in ppoll()
+ * on the calling thread's eventfd, which installs the mask atomically with
+ * the sleep; without one it happens on a futex.
+ */
+void uep_waiter_init(struct uep_waiter *w, const sigset_t *sigmask);
+
+/* Wake w; called with the lock held that guards the structure holding w. */
+void uep_waiter_wake(struct uep_waiter *w);
+
+static inline bool uep_waiter_woken(struct uep_waiter *w)
+{
+	return atomic_load_explicit(&w->state, memory_order_acquire) ==
+	       UEP_WAITER_WOKEN;
+}
+
+/* Forget a wake-up before checking the condition again. */
+static inline void uep_waiter_reset(struct uep_waiter *w)
+{
+	atomic_store_explicit(&w->state, UEP_WAITER_IDLE, memory_order_relaxed);
+}
+
+/*
+ * Sleep until woken, the deadline passes or a signal handler runs.
+ * restart: let the kernel restart the sleep after an SA_RESTART handler
+ * (blocking read/write semantics) instead of returning -EINTR.
+ * Returns 0 (woken, or spuriously: re-check), -ETIMEDOUT or -EINTR.
+ */
+int uep_waiter_sleep(struct uep_waiter *w, const struct uep_deadline *dl,
+                     const sigset_t *sigmask, bool restart);
+
+/*
+ * A source of wake-ups outside uepoll (the host bridge): while one is set,
+ * sleeps happen in ppoll on the thread's eventfd plus the source's kernel
+ * fds, and a sleeper that finds those readable runs dispatch (which wakes
+ * uepoll wait queues) before it looks at its own condition again.
+ */
+struct uep_sleep_source {
+	int (*fds)(int out[2]); /* up to two kernel fds */
+	void (*dispatch)(void); /* never blocks */
+};
+void uep_sleep_source_set(const struct uep_sleep_source *src);
+/* Run the source's dispatch if there is a source (a uepoll_wait's start). */
+void uep_sleep_source_poll(void);
+
+#endif

@@ -1,0 +1,777 @@
+/*
+ * The socket object (see socket.h for the locking and lifetime rules):
+ * creation, listen/connect/accept, shutdown,
+ * names, options, send-buffer accounting, and the sleeps of blocking calls.
+ *
+ * Buffer accounting follows the kernel closely because OUT readiness depends
+ * on it: every queued buffer charges its sender's wmem_alloc with the
+ * kernel's truesize (slab bucket of head + shared info, plus the sk_buff,
+ * plus page fragments), a send may allocate while wmem_alloc < sndbuf, and
+ * the socket is writable while (wmem_alloc + 1) * 4 <= sndbuf.  Freeing a
+ * buffer wakes its sender with OUT when it is writable (unix_write_space):
+ * that is the sender's edge for ET.
+ */
+#include "net/socket.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/fdtable.h"
+
+/* ---- tunables: the running kernel's, read once ---- */
+static struct {
+	int wmem_default, rmem_default, wmem_max, rmem_max;
+	int max_dgram_qlen, somaxconn;
+} tun = {212992, 212992, 212992, 212992, 10, 4096};
+static pthread_once_t tun_once = PTHREAD_ONCE_INIT;
+
+static void read_tunable(const char *path, int *v)
+{
+	FILE *fp = fopen(path, "re");
+	int x;
+	if (!fp)
+		return;
+	if (fscanf(fp, "%d", &x) == 1 && x > 0)
+		*v = x;
+	fclose(fp);
+}
+
+static void tun_init(void)
+{
+	read_tunable("/proc/sys/net/core/wmem_default", &tun.wmem_default);
+	read_tunable("/proc/sys/net/core/rmem_default", &tun.rmem_default);
+	read_tunable("/proc/sys/net/core/wmem_max", &tun.wmem_max);
+	read_tunable("/proc/sys/net/core/rmem_max", &tun.rmem_max);
+	read_tunable("/proc/sys/net/unix/max_dgram_qlen", &tun.max_dgram_qlen);
+	read_tunable("/proc/sys/net/core/somaxconn", &tun.somaxconn);
+}
+
+/* The kernel's SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF on x86_64. */
+#define SOCK_MIN_SNDBUF 4608
+#define SOCK_MIN_RCVBUF 2304
+
+/* ---- references ---- */
+
+void uep_sock_hold(struct uep_sock *sk)
+{
+	atomic_fetch_add_explicit(&sk->refcnt, 1, memory_order_relaxed);
+}
+
+void uep_sock_put(struct uep_sock *sk)
+{
+	if (atomic_fetch_sub_explicit(&sk->refcnt, 1, memory_order_acq_rel) !=
+	    1)
+		return;
+	assert(uep_list_empty(&sk->rcvq) && !sk->peer);
+	uep_wq_destroy(&sk->wq);
+	uep_wq_destroy(&sk->peer_wait);
+	uep_mutex_destroy(&sk->lock);
+	free(sk);
+}
+
+struct uep_sock *uep_sock_alloc(int type)
+{
+	pthread_once(&tun_once, tun_init);
+	struct uep_sock *sk = calloc(1, sizeof(*sk));
+	if (!sk)
+		return NULL;
+	atomic_init(&sk->refcnt, 1);
+	sk->type = type;
+	sk->ops = type == SOCK_STREAM  ? &uep_unix_stream_ops
+	          : type == SOCK_DGRAM ? &uep_unix_dgram_ops
+	                               : &uep_unix_seqpacket_ops;
+	uep_mutex_init(&sk->lock);
+	uep_wq_init(&sk->wq);
+	uep_wq_init(&sk->peer_wait);
+	sk->state = UEP_SS_CLOSE;
+	uep_list_init(&sk->rcvq);
+	sk->max_ack_backlog = tun.max_dgram_qlen;
+	atomic_init(&sk->sndbuf, tun.wmem_default);
+	atomic_init(&sk->rcvbuf, tun.rmem_default);
+	uep_list_init(&sk->ns_link);
+	return sk;
+}
+
+struct uep_sock *uep_sock_peer_get(struct uep_sock *sk)
+{
+	uep_mutex_lock(&sk->lock);
+	struct uep_sock *p = sk->peer;
+	if (p)
+		uep_sock_hold(p);
+	uep_mutex_unlock(&sk->lock);
+	return p;
+}
+
+int uep_sock_error(struct uep_sock *sk)
+{
+	if (!atomic_load_explicit(&sk->err, memory_order_relaxed))
+		return 0;
+	return -atomic_exchange(&sk->err, 0);
+}
+
+void uep_sock_sigpipe(void)
+{
+	pthread_kill(pthread_self(), SIGPIPE);
+}
+
+/* ---- buffers ---- */
+
+/* kmalloc's bucket for a head of n bytes (n >= 320 here). */
+static long kmalloc_bucket(long n)
+{
+	long b = 512;
+	while (b < n)
+		b <<= 1;
+	return b;
+}
+
+#define SKB_DATA_ALIGN(x) (((x) + 63) & ~63L)
+#define SKB_SHINFO 320 /* SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) */
+#define SKB_STRUCT 256 /* SKB_DATA_ALIGN(sizeof(struct sk_buff)) */
+
+long uep_unix_truesize(int type, size_t head, size_t data_len)
+{
+	(void)type;
+	return kmalloc_bucket(SKB_DATA_ALIGN((long)head) + SKB_SHINFO) +
+	       SKB_STRUCT + (long)data_len;
+}
+
+struct uep_skb *uep_skb_alloc(struct uep_sock *owner, size_t len,
+                              uint32_t truesize)
+{
+	struct uep_skb *skb = malloc(sizeof(*skb) + len);
+	if (!skb)
+		return NULL;
+	uep_list_init(&skb->link);
+	skb->owner = owner;
+	skb->newsk = NULL;
+	skb->truesize = truesize;
+	skb->len = len;
+	skb->consumed = 0;
+	if (owner) {
+		uep_sock_hold(owner);
+		atomic_fetch_add(&owner->wmem_alloc, (long)truesize);
+	}
+	return skb;
+}
+
+static void unix_release_sock(struct uep_sock *sk, bool embrion);
+
+/* sock_wfree + unix_write_space: uncharge and wake a writable sender. */
+void uep_skb_free(struct uep_skb *skb)
+{
+	struct uep_sock *owner = skb->owner;
+	if (skb->newsk)
+		unix_release_sock(skb->newsk, true);
+	if (owner) {
+		atomic_fetch_sub(&owner->wmem_alloc, (long)skb->truesize);
+		if (uep_sock_writable(owner))
+			uep_wake_up(&owner->wq,
+			            EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
+		uep_sock_put(owner);
+	}
+	free(skb);
+}
+
+void uep_skb_free_list(struct uep_list *list)
+{
+	while (!uep_list_empty(list)) {
+		struct uep_skb *skb =
+		        uep_list_entry(list->next, struct uep_skb, link);
+		uep_list_del_init(&skb->link);
+		uep_skb_free(skb);
+	}
+}
+
+/* ---- sleeping ---- */
+
+static int sock_wake_func(struct uep_wait_entry *e, uint32_t key)
+{
+	struct uep_sock_waiter *sw =
+	        uep_container_of(e, struct uep_sock_waiter, entry);
+	if (key && !(key & sw->key))
+		return 0;
+	uep_waiter_wake(&sw->w);
+	return 1;
+}
+
+void uep_sock_wait_prepare(struct uep_sock_waiter *sw,
+                           struct uepoll_wait_queue *wq, uint32_t key,
+                           bool exclusive)
+{
+	uep_waiter_init(&sw->w, NULL);
+	sw->wq = wq;
+	sw->key = key;
+	sw->entry.func = sock_wake_func;
+	sw->entry.flags = exclusive ? UEP_WQ_EXCLUSIVE : 0;
+	sw->entry.owner_bits = 0;
+	uep_list_init(&sw->entry.link);
+	uep_wq_add(wq, &sw->entry);
+	/* Pairs with the fence in uep_wake_up(): see the entry or the state. */
+	atomic_thread_fence(memory_order_seq_cst);
+	sw->armed = true;
+}
+
+int uep_sock_wait_sleep(struct uep_sock_waiter *sw)
+{
+	static const struct uep_deadline forever = {.kind = UEP_DL_FOREVER};
+	/* restart: an SA_RESTART handler resumes the sleep, as in the kernel */
+	int r = uep_waiter_sleep(&sw->w, &forever, NULL, true);
+	uep_waiter_reset(&sw->w);
+	return r == -EINTR ? -EINTR : 0;
+}
+
+void uep_sock_wait_finish(struct uep_sock_waiter *sw)
+{
+	if (sw->armed)
+		uep_wq_del(sw->wq, &sw->entry);
+	sw->armed = false;
+}
+
+int uep_sock_wait_wmem(struct uep_sock *sk, bool nonblock)
+{
+	struct uep_sock_waiter sw = {.armed = false};
+	int err;
+	for (;;) {
+		err = uep_sock_error(sk);
+		if (err)
+			break;
+		err = -EPIPE;
+		if (atomic_load(&sk->shutdown) & UEP_SEND_SHUTDOWN)
+			break;
+		err = 0;
+		if (atomic_load(&sk->wmem_alloc) < atomic_load(&sk->sndbuf))
+			break;
+		err = -EAGAIN;
+		if (nonblock)
+			break;
+		if (!sw.armed) {
+			uep_sock_wait_prepare(&sw, &sk->wq,
+			                      EPOLLOUT | EPOLLERR | EPOLLHUP,
+			                      false);
+			continue;
+		}
+		err = uep_sock_wait_sleep(&sw);
+		if (err)
+			break;
+	}
+	uep_sock_wait_finish(&sw);
+	return err;
+}
+
+/* ---- release ---- */
+
+/* The kernel's unix_release_sock; drops the caller's reference. */
+static void unix_release_sock(struct uep_sock *sk, bool embrion)
+{
+	struct uep_list q;
+	uep_list_init(&q);
+	uep_unix_ns_remove(sk);
+	uep_mutex_lock(&sk->lock);
+	sk->dead = true;
+	atomic_store(&sk->shutdown, UEP_SHUTDOWN_MASK);
+	sk->state = UEP_SS_CLOSE;
+	struct uep_sock *skpair = sk->peer;
+	sk->peer = NULL;
+	bool had_data = !uep_list_empty(&sk->rcvq);
+	uep_list_splice_init(&sk->rcvq, &q);
+	atomic_store(&sk->rcvq_len, 0);
+	uep_mutex_unlock(&sk->lock);
+
+	uep_wake_up_all(&sk->peer_wait, 0);
+	if (skpair) {
+		if (sk->type != SOCK_DGRAM) {
+			uep_mutex_lock(&skpair->lock);
+			atomic_store(&skpair->shutdown, UEP_SHUTDOWN_MASK);
+			if (had_data || embrion)
+				atomic_store(&skpair->err, ECONNRESET);
+			uep_mutex_unlock(&skpair->lock);
+			uep_wake_up_all(&skpair->wq, 0);
+		}
+		uep_unix_dgram_peer_wake_disconnect(sk, skpair);
+		uep_sock_put(skpair);
+	}
+	uep_skb_free_list(&q);
+	uep_sock_put(sk);
+}
+
+/* ---- file operations ---- */
+
+static uint32_t sock_poll(struct uepoll_file *f, struct uepoll_poll_table *pt)
+{
+	struct uep_sock *sk = uep_file_sock(f);
+	return sk->ops->poll(sk, f, pt);
+}
+
+static ssize_t sock_read(struct uepoll_file *f, void *buf, size_t n)
+{
+	struct uep_sock *sk = uep_file_sock(f);
+	struct iovec iov = {buf, n};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (n == 0)
+		return 0;
+	/* file.c sleeps for blocking descriptors: never block here. */
+	return sk->ops->recvmsg(sk, &msg, n, MSG_DONTWAIT);
+}
+
+static ssize_t sock_write(struct uepoll_file *f, const void *buf, size_t n)
+{
+	struct uep_sock *sk = uep_file_sock(f);
+	struct iovec iov = {(void *)buf, n};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	return sk->ops->sendmsg(sk, &msg, n, MSG_DONTWAIT);
+}
+
+static void sock_release(struct uepoll_file *f)
+{
+	unix_release_sock(uep_file_sock(f), false);
+}
+
+const struct uepoll_file_operations uep_socket_fops = {
+        .poll = sock_poll,
+        .read = sock_read,
+        .write = sock_write,
+        .release = sock_release,
+};
+
+static int sock_install(struct uep_sock *sk, int flags)
+{
+	struct uepoll_file *f = uep_file_alloc(
+	        &uep_socket_fops, sk,
+	        O_RDWR | ((flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0));
+	if (!f) {
+		unix_release_sock(sk, false);
+		return -ENOMEM;
+	}
+	/* On failure the put releases sk through sock_release. */
+	return uep_file_install(f, (flags & SOCK_CLOEXEC) ? O_CLOEXEC : 0);
+}
+
+/* __sys_socket's checks, then unix_create's. */
+static int check_type(int domain, int *type, int protocol, int *flags)
+{
+	*flags = *type & ~0xf;
+	*type &= 0xf;
+	if (*flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
+		return -EINVAL;
+	if (domain != AF_UNIX)
+		return -EAFNOSUPPORT;
+	if (protocol && protocol != PF_UNIX)
+		return -EPROTONOSUPPORT;
+	switch (*type) {
+	case SOCK_STREAM:
+	case SOCK_DGRAM:
+	case SOCK_SEQPACKET:
+		return 0;
+	case SOCK_RAW: /* the kernel maps it to SOCK_DGRAM */
+		*type = SOCK_DGRAM;
+		return 0;
+	}
+	return -ESOCKTNOSUPPORT;
+}
+
+int uep_socket_create(int domain, int type, int protocol)
+{
+	int flags;
+	int err = check_type(domain, &type, protocol, &flags);
+	if (err)
+		return err;
+	struct uep_sock *sk = uep_sock_alloc(type);
+	if (!sk)
+		return -ENOMEM;
+	return sock_install(sk, flags);
+}
+
+int uep_socketpair_create(int domain, int type, int protocol, int sv[2])
+{
+	int flags;
+	int err = check_type(domain, &type, protocol, &flags);
+	if (err)
+		return err;
+	struct uep_sock *a = uep_sock_alloc(type);
+	struct uep_sock *b = a ? uep_sock_alloc(type) : NULL;
+	if (!b) {
+		if (a)
+			uep_sock_put(a);
+		return -ENOMEM;
+	}
+	uep_sock_hold(a);
+	uep_sock_hold(b);
+	a->peer = b;
+	b->peer = a;
+	a->state = b->state = UEP_SS_ESTABLISHED;
+	/* A failed install releases its socket, which tells the other. */
+	int fa = sock_install(a, flags);
+	if (fa < 0) {
+		unix_release_sock(b, false);
+		return fa;
+	}
+	int fb = sock_install(b, flags);
+	if (fb < 0) {
+		uep_fd_close(fa);
+		return fb;
+	}
+	sv[0] = fa;
+	sv[1] = fb;
+	return 0;
+}
+
+/* ---- listen, accept, connect ---- */
+
+int uep_sock_listen(struct uep_sock *sk, int backlog)
+{
+	if (sk->type != SOCK_STREAM && sk->type != SOCK_SEQPACKET)
+		return -EOPNOTSUPP;
+	if ((unsigned)backlog > (unsigned)tun.somaxconn)
+		backlog = tun.somaxconn;
+	int err = -EINVAL;
+	bool wake = false;
+	uep_mutex_lock(&sk->lock);
+	if (!sk->addr_len)
+		goto out; /* no listens on an unbound socket */
+	if (sk->state != UEP_SS_CLOSE && sk->state != UEP_SS_LISTEN)
+		goto out;
+	wake = backlog > sk->max_ack_backlog;
+	sk->max_ack_backlog = backlog;
+	sk->state = UEP_SS_LISTEN;
+	err = 0;
+out:
+	uep_mutex_unlock(&sk->lock);
+	if (wake)
+		uep_wake_up_all(&sk->peer_wait, 0);
+	return err;
+}
+
+static void copy_name_out(struct sockaddr *a, socklen_t *len,
+                          const struct sockaddr_un *name, socklen_t n)
+{
+	socklen_t room = *len;
+	memcpy(a, name, room < n ? room : n);
+	*len = n;
+}
+
+int uep_sock_getname(struct uep_sock *sk, struct sockaddr *a, socklen_t *len,
+                     bool peer)
+{
+	struct sockaddr_un name = {.sun_family = AF_UNIX};
+	socklen_t n = offsetof(struct sockaddr_un, sun_path);
+	if ((int)*len < 0)
+		return -EINVAL;
+	struct uep_sock *s = sk;
+	if (peer) {
+		s = uep_sock_peer_get(sk);
+		if (!s)
+			return -ENOTCONN;
+	}
+	uep_mutex_lock(&s->lock);
+	if (s->addr_len) {
+		name = s->addr;
+		n = s->addr_len;
+	}
+	uep_mutex_unlock(&s->lock);
+	if (peer)
+		uep_sock_put(s);
+	copy_name_out(a, len, &name, n);
+	return 0;
+}
+
+int uep_sock_accept(struct uep_sock *sk, struct uepoll_file *f,
+                    struct sockaddr *a, socklen_t *len, int flags)
+{
+	struct uep_sock_waiter sw = {.armed = false};
+	struct uep_skb *skb = NULL;
+	int err;
+	if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
+		return -EINVAL;
+	if (a && len && (int)*len < 0)
+		return -EINVAL;
+	if (sk->type != SOCK_STREAM && sk->type != SOCK_SEQPACKET)
+		return -EOPNOTSUPP;
+	if (sk->state != UEP_SS_LISTEN)
+		return -EINVAL;
+	for (;;) {
+		uep_mutex_lock(&sk->lock);
+		err = uep_sock_error(sk);
+		if (!err && !uep_list_empty(&sk->rcvq)) {
+			skb = uep_list_entry(sk->rcvq.next, struct uep_skb,
+			                     link);
+			uep_list_del_init(&skb->link);
+			atomic_fetch_sub(&sk->rcvq_len, 1);
+		} else if (!err &&
+		           (atomic_load(&sk->shutdown) & UEP_RCV_SHUTDOWN)) {
+			err = -EINVAL; /* receive shutdown */
+		} else if (!err) {
+			err = -EAGAIN;
+		}
+		uep_mutex_unlock(&sk->lock);
+		if (err != -EAGAIN || uep_file_nonblock(f))
+			break;
+		if (!sw.armed) {
+			uep_sock_wait_prepare(&sw, &sk->wq, EPOLLIN | EPOLLERR,
+			                      true);
+			continue;
+		}
+		err = uep_sock_wait_sleep(&sw);
+		if (err)
+			break;
+	}
+	uep_sock_wait_finish(&sw);
+	if (!skb)
+		return err;
+	/* Room in the backlog: wake one blocked connect. */
+	uep_wake_up(&sk->peer_wait, 0);
+	struct uep_sock *newsk = skb->newsk;
+	skb->newsk = NULL; /* its reference goes to the new file */
+	uep_skb_free(skb);
+	if (a && len)
+		uep_sock_getname(newsk, a, len, true);
+	return sock_install(newsk, flags);
+}
+
+int uep_sock_connect(struct uep_sock *sk, struct uepoll_file *f,
+                     const struct sockaddr *a, socklen_t len)
+{
+	return sk->ops->connect(sk, (const struct sockaddr_un *)a, len,
+	                        uep_file_nonblock(f));
+}
+
+/* unix_stream_connect, for SOCK_STREAM and SOCK_SEQPACKET. */
+int uep_unix_stream_connect(struct uep_sock *sk, const struct sockaddr_un *a,
+                            socklen_t len, bool nonblock)
+{
+	int err = uep_unix_validate_addr(a, len);
+	if (err)
+		return err;
+	struct uep_sock *newsk = uep_sock_alloc(sk->type);
+	struct uep_skb *skb = uep_skb_alloc(NULL, 0, 0);
+	struct uep_sock *other = NULL;
+	if (!newsk || !skb) {
+		err = -ENOMEM;
+		goto out;
+	}
+restart:
+	other = uep_unix_find_other(a, len, sk->type, &err);
+	if (!other)
+		goto out;
+	uep_mutex_lock(&other->lock);
+	if (other->dead) {
+		uep_mutex_unlock(&other->lock);
+		uep_sock_put(other);
+		goto restart;
+	}
+	if (other->state != UEP_SS_LISTEN ||
+	    (atomic_load(&other->shutdown) & UEP_RCV_SHUTDOWN)) {
+		err = -ECONNREFUSED;
+		goto out_unlock;
+	}
+	if (atomic_load(&other->rcvq_len) > other->max_ack_backlog) {
+		struct uep_sock_waiter sw;
+		err = -EAGAIN;
+		if (nonblock)
+			goto out_unlock;
+		/* unix_wait_for_peer */
+		uep_sock_wait_prepare(&sw, &other->peer_wait, 0, true);
+		bool sched =
+		        !other->dead &&
+		        !(atomic_load(&other->shutdown) & UEP_RCV_SHUTDOWN) &&
+		        atomic_load(&other->rcvq_len) > other->max_ack_backlog;
+		uep_mutex_unlock(&other->lock);
+		err = sched ? uep_sock_wait_sleep(&sw) : 0;
+		uep_sock_wait_finish(&sw);
+		uep_sock_put(other);
+		other = NULL;
+		if (err)
+			goto out;
+		goto restart;
+	}
+	/* Self and simultaneous connects are refused by the state check:
+	 * other is listening, so sk == other fails here, before sk->lock. */
+	int state = atomic_load(&sk->state);
+	if (state != UEP_SS_CLOSE) {
+		err = state == UEP_SS_ESTABLISHED ? -EISCONN : -EINVAL;
+		goto out_unlock;
+	}
+	uep_mutex_lock(&sk->lock);
+	if (sk->state != UEP_SS_CLOSE) {
+		err = sk->state == UEP_SS_ESTABLISHED ? -EISCONN : -EINVAL;
+		uep_mutex_unlock(&sk->lock);
+		goto out_unlock;
+	}
+	/* The way is open: newsk is the accept side, sk the connect side. */
+	uep_sock_hold(sk);
+	newsk->peer = sk;
+	newsk->state = UEP_SS_ESTABLISHED;
+	newsk->addr = other->addr;
+	newsk->addr_len = other->addr_len;
+	sk->state = UEP_SS_ESTABLISHED;
+	uep_sock_hold(newsk);
+	sk->peer = newsk;
+	uep_mutex_unlock(&sk->lock);
+	skb->newsk = newsk; /* carries newsk's own reference */
+	newsk = NULL;
+	uep_list_add_tail(&skb->link, &other->rcvq);
+	atomic_fetch_add(&other->rcvq_len, 1);
+	skb = NULL;
+	uep_mutex_unlock(&other->lock);
+	uep_wake_up(&other->wq, EPOLLIN | EPOLLRDNORM | EPOLLRDBAND);
+	uep_sock_put(other);
+	return 0;
+
+out_unlock:
+	uep_mutex_unlock(&other->lock);
+	uep_sock_put(other);
+out:
+	if (skb)
+		uep_skb_free(skb);
+	if (newsk)
+		unix_release_sock(newsk, false);
+	return err;
+}
+
+/* ---- shutdown, options ---- */
+
+int uep_sock_shutdown(struct uep_sock *sk, int how)
+{
+	if (how < SHUT_RD || how > SHUT_RDWR)
+		return -EINVAL;
+	unsigned mode = (unsigned)how + 1;
+	uep_mutex_lock(&sk->lock);
+	atomic_fetch_or(&sk->shutdown, mode);
+	struct uep_sock *other = sk->peer;
+	if (other)
+		uep_sock_hold(other);
+	uep_mutex_unlock(&sk->lock);
+	uep_wake_up_all(&sk->wq, 0); /* sk_state_change */
+	if (other && sk->type != SOCK_DGRAM) {
+		unsigned peer_mode = 0;
+		if (mode & UEP_RCV_SHUTDOWN)
+			peer_mode |= UEP_SEND_SHUTDOWN;
+		if (mode & UEP_SEND_SHUTDOWN)
+			peer_mode |= UEP_RCV_SHUTDOWN;
+		uep_mutex_lock(&other->lock);
+		atomic_fetch_or(&other->shutdown, peer_mode);
+		uep_mutex_unlock(&other->lock);
+		uep_wake_up_all(&other->wq, 0);
+	}
+	if (other)
+		uep_sock_put(other);
+	return 0;
+}
+
+int uep_sock_getsockopt(struct uep_sock *sk, int level, int name, void *val,
+                        socklen_t *len)
+{
+	int v;
+	if (level != SOL_SOCKET)
+		return -EOPNOTSUPP;
+	if ((int)*len < 0)
+		return -EINVAL;
+	switch (name) {
+	case SO_TYPE:
+		v = sk->type;
+		break;
+	case SO_ERROR:
+		v = -uep_sock_error(sk);
+		break;
+	case SO_SNDBUF:
+		v = atomic_load(&sk->sndbuf);
+		break;
+	case SO_RCVBUF:
+		v = atomic_load(&sk->rcvbuf);
+		break;
+	case SO_ACCEPTCONN:
+		v = sk->state == UEP_SS_LISTEN;
+		break;
+	case SO_DOMAIN:
+		v = AF_UNIX;
+		break;
+	case SO_PROTOCOL:
+		v = 0;
+		break;
+	default:
+		return -ENOPROTOOPT;
+	}
+	socklen_t n = *len < sizeof(v) ? *len : sizeof(v);
+	memcpy(val, &v, n);
+	*len = n;
+	return 0;
+}
+
+int uep_sock_setsockopt(struct uep_sock *sk, int level, int name,
+                        const void *val, socklen_t len)
+{
+	int v;
+	if (level != SOL_SOCKET)
+		return -EOPNOTSUPP;
+	if (len < sizeof(int))
+		return -EINVAL;
+	memcpy(&v, val, sizeof(v));
+	switch (name) {
+	case SO_SNDBUF: {
+		unsigned u = (unsigned)v < (unsigned)tun.wmem_max
+		                     ? (unsigned)v
+		                     : (unsigned)tun.wmem_max;
+		long b = (long)u * 2;
+		atomic_store(&sk->sndbuf,
+		             (int)(b > SOCK_MIN_SNDBUF ? b : SOCK_MIN_SNDBUF));
+		/* Wake up sending tasks if we upped the value. */
+		if (uep_sock_writable(sk))
+			uep_wake_up(&sk->wq,
+			            EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
+		return 0;
+	}
+	case SO_RCVBUF: {
+		unsigned u = (unsigned)v < (unsigned)tun.rmem_max
+		                     ? (unsigned)v
+		                     : (unsigned)tun.rmem_max;
+		long b = (long)u * 2;
+		atomic_store(&sk->rcvbuf,
+		             (int)(b > SOCK_MIN_RCVBUF ? b : SOCK_MIN_RCVBUF));
+		return 0;
+	}
+	}
+	return -ENOPROTOOPT;
+}
+
+/* ---- send and receive ---- */
+
+ssize_t uep_sock_sendmsg(struct uep_sock *sk, struct uepoll_file *f,
+                         const struct msghdr *msg, int flags)
+{
+	size_t len = 0;
+	if (msg->msg_iovlen > IOV_MAX)
+		return -EMSGSIZE;
+	for (size_t i = 0; i < msg->msg_iovlen; i++) {
+		if (msg->msg_iov[i].iov_len > SSIZE_MAX - len)
+			return -EINVAL;
+		len += msg->msg_iov[i].iov_len;
+	}
+	if (uep_file_nonblock(f))
+		flags |= MSG_DONTWAIT;
+	return sk->ops->sendmsg(sk, msg, len, flags);
+}
+
+ssize_t uep_sock_recvmsg(struct uep_sock *sk, struct uepoll_file *f,
+                         struct msghdr *msg, int flags)
+{
+	size_t len = 0;
+	if (msg->msg_iovlen > IOV_MAX)
+		return -EMSGSIZE;
+	for (size_t i = 0; i < msg->msg_iovlen; i++) {
+		if (msg->msg_iov[i].iov_len > SSIZE_MAX - len)
+			return -EINVAL;
+		len += msg->msg_iov[i].iov_len;
+	}
+	if (uep_file_nonblock(f))
+		flags |= MSG_DONTWAIT;
+	msg->msg_flags = 0;
+	ssize_t r = sk->ops->recvmsg(sk, msg, len, flags);
+	if (r >= 0)
+		msg->msg_controllen = 0; /* no ancillary data is ever passed */
+	return r;
+}
