@@ -39,7 +39,7 @@
  *   its last one (sync.h), so wakers never hand a woken thread a held lock. *
  *   rbr and the item list of each instance are under ep->mtx.  The harvest
  *   polls files without ep->lock; while it runs, callbacks push items on
- *   ovflist (a LIFO through epi->next) instead of rdllist, and ep_done_scan
+ *   ovflist (a LIFO through epi->next) instead of rdllist, and uep_ep_done_scan
  *   puts them back in arrival order.
  *
  * LIFETIME
@@ -73,12 +73,6 @@
 
 /* Items come from a cache of 128-byte objects, with no malloc header. */
 static struct uep_slab epi_cache = UEP_SLAB_INIT(sizeof(struct uep_epitem));
-
-/* A thread sleeping in uepoll_wait(): an exclusive entry on ep->wq. */
-struct ep_waiter {
-	struct uep_wait_entry wait;
-	struct uep_waiter w;
-};
 
 static _Atomic long nr_watches;
 static _Atomic long max_watches;
@@ -119,17 +113,6 @@ int uep_ep_set_max_watches(long n)
 }
 
 /* ---- small helpers ---- */
-
-static bool ep_is_linked(struct uep_epitem *epi)
-{
-	return uep_list_linked(&epi->rdllink);
-}
-
-/* Must be called with ep->lock held. */
-static bool ep_events_available(struct uep_eventpoll *ep)
-{
-	return !uep_list_empty(&ep->rdllist) || ep->ovflist != EP_UNACTIVE_PTR;
-}
 
 /* Wake the first waiter in uepoll_wait(), if any.  ep->lock held. */
 static void ep_wake_one_locked(struct uep_eventpoll *ep)
@@ -388,8 +371,7 @@ out_unlock:
 /* ---- polling items, and the instance's own poll ---- */
 
 /* Current events of epi's file, masked by what epi watches.  mtx held. */
-static uint32_t ep_item_poll(struct uep_epitem *epi,
-                             struct uepoll_poll_table *pt)
+uint32_t uep_ep_item_poll(struct uep_epitem *epi, struct uepoll_poll_table *pt)
 {
 	/* A file in its final release is skipped (the kernel's epi_fget). */
 	if (atomic_load_explicit(&epi->file->f_count, memory_order_acquire) ==
@@ -401,7 +383,7 @@ static uint32_t ep_item_poll(struct uep_epitem *epi,
 }
 
 /* Move the ready list aside and start diverting callbacks.  mtx held. */
-static void ep_start_scan(struct uep_eventpoll *ep, struct uep_list *txlist)
+void uep_ep_start_scan(struct uep_eventpoll *ep, struct uep_list *txlist)
 {
 	uep_mutex_lock(&ep->lock);
 	uep_list_splice_init(&ep->rdllist, txlist);
@@ -414,8 +396,8 @@ static void ep_start_scan(struct uep_eventpoll *ep, struct uep_list *txlist)
  * the scan, in order] [level-triggered re-queued] = round robin.  mtx held.
  * delivered >= 0 counts a harvest that delivered that many events.
  */
-static void ep_done_scan(struct uep_eventpoll *ep, struct uep_list *txlist,
-                         struct uep_list *requeue, int delivered)
+void uep_ep_done_scan(struct uep_eventpoll *ep, struct uep_list *txlist,
+                      struct uep_list *requeue, int delivered)
 {
 	struct uep_epitem *epi, *nepi;
 	uep_mutex_lock(&ep->lock);
@@ -452,19 +434,19 @@ static uint32_t ep_eventpoll_poll(struct uepoll_file *file,
 	uep_list_init(&txlist);
 	uep_list_init(&none);
 	uep_mutex_lock(&ep->mtx);
-	ep_start_scan(ep, &txlist);
+	uep_ep_start_scan(ep, &txlist);
 	uep_list_for_each_safe(pos, tmp, &txlist)
 	{
 		struct uep_epitem *epi =
 		        uep_list_entry(pos, struct uep_epitem, rdllink);
-		if (ep_item_poll(epi, NULL)) {
+		if (uep_ep_item_poll(epi, NULL)) {
 			res = EPOLLIN | EPOLLRDNORM;
 			break;
 		}
 		/* Queued by a callback but not ready after all: drop it. */
 		uep_list_del_init(&epi->rdllink);
 	}
-	ep_done_scan(ep, &txlist, &none, -1);
+	uep_ep_done_scan(ep, &txlist, &none, -1);
 	uep_mutex_unlock(&ep->mtx);
 	return res;
 }
@@ -567,7 +549,7 @@ static int ep_insert(struct uep_eventpoll *ep, const struct epoll_event *event,
 	/* Hook on the file's queues and learn its state, in one poll. */
 	struct ep_pqueue epq = {.pt = {.qproc = ep_ptable_queue_proc},
 	                        .epi = epi};
-	uint32_t revents = ep_item_poll(epi, &epq.pt);
+	uint32_t revents = uep_ep_item_poll(epi, &epq.pt);
 	if (epq.error) {
 		bool disposed;
 		ep_remove(ep, epi, false, &disposed);
@@ -587,7 +569,7 @@ static int ep_modify(struct uep_eventpoll *ep, struct uep_epitem *epi,
 	epi->data = event->data.u64;
 	uep_mutex_unlock(&ep->lock);
 	/* Re-poll at once: a re-armed ONESHOT that is ready fires now. */
-	ep_queue_if_ready(ep, epi, ep_item_poll(epi, NULL));
+	ep_queue_if_ready(ep, epi, uep_ep_item_poll(epi, NULL));
 	return 0;
 }
 
@@ -711,130 +693,6 @@ int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
 	if (nested)
 		uep_ep_full_check_end();
 	return error;
-}
-
-/* ---- epoll_wait ---- */
-
-/*
- * The harvest: re-poll each ready item now and report what is still
- * ready; level-triggered items go back on the list, ONESHOT ones are
- * disabled.  A NULL buffer stands for a faulting one: the item stays
- * queued, and the result is EFAULT if nothing was copied.
- */
-static int ep_send_events(struct uep_eventpoll *ep, struct epoll_event *events,
-                          int maxevents)
-{
-	struct uep_list txlist, requeue, *pos, *tmp;
-	int res = 0;
-
-	uep_list_init(&txlist);
-	uep_list_init(&requeue);
-	uep_mutex_lock(&ep->mtx);
-	ep_start_scan(ep, &txlist);
-	uep_list_for_each_safe(pos, tmp, &txlist)
-	{
-		struct uep_epitem *epi =
-		        uep_list_entry(pos, struct uep_epitem, rdllink);
-		if (res >= maxevents)
-			break;
-		uep_list_del_init(&epi->rdllink);
-		uint32_t revents = ep_item_poll(epi, NULL);
-		if (!revents)
-			continue; /* a later callback queues it again */
-		if (UEP_UNLIKELY(!events)) {
-			uep_list_add(&epi->rdllink, &txlist);
-			if (!res)
-				res = -EFAULT;
-			break;
-		}
-		events[res].events = revents;
-		events[res].data.u64 = epi->data;
-		res++;
-		if (epi->events & EPOLLONESHOT) {
-			uep_mutex_lock(&ep->lock);
-			epi->events &= EP_PRIVATE_BITS;
-			uep_mutex_unlock(&ep->lock);
-		} else if (!(epi->events & EPOLLET)) {
-			uep_list_add_tail(&epi->rdllink, &requeue);
-		}
-	}
-	ep_done_scan(ep, &txlist, &requeue, res > 0 ? res : 0);
-	uep_trace(UEPOLL_TRACE_HARVEST, -1, 0, res);
-	uep_mutex_unlock(&ep->mtx);
-	return res;
-}
-
-static int ep_autoremove_wake(struct uep_wait_entry *wait, uint32_t key)
-{
-	struct ep_waiter *w = uep_container_of(wait, struct ep_waiter, wait);
-	(void)key;
-	uep_list_del_init(&wait->link);
-	uep_waiter_wake(&w->w);
-	return 1;
-}
-
-/*
- * The kernel's ep_poll: harvest if anything is queued; else sleep as an
- * exclusive waiter until a callback, the deadline or a signal.  Events
- * win over a signal, and a timeout returns 0.
- */
-int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
-                int maxevents, const struct uep_deadline *dl,
-                const sigset_t *sigmask)
-{
-	if (!uep_is_file_epoll(epf))
-		return -EINVAL;
-	struct uep_eventpoll *ep = epf->private_data;
-	struct ep_waiter w;
-	bool timed_out = dl->kind == UEP_DL_NOWAIT, interrupted = false;
-	bool eavail;
-
-	/* Kernel fds' readiness reaches their host files' queues now. */
-	uep_sleep_source_poll();
-
-	uep_mutex_lock(&ep->lock);
-	eavail = ep_events_available(ep);
-	uep_mutex_unlock(&ep->lock);
-	for (;;) {
-		if (eavail) {
-			int res = ep_send_events(ep, events, maxevents);
-			if (res)
-				return res;
-		}
-		if (timed_out)
-			return 0;
-		if (interrupted)
-			return -EINTR;
-
-		uep_waiter_init(&w.w, sigmask);
-		w.wait.func = ep_autoremove_wake;
-		w.wait.flags = UEP_WQ_EXCLUSIVE;
-		uep_mutex_lock(&ep->lock);
-		eavail = ep_events_available(ep);
-		if (!eavail)
-			uep_list_add_tail(&w.wait.link, &ep->wq);
-		uep_mutex_unlock(&ep->lock);
-		if (eavail)
-			continue;
-
-		uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
-		int r = uep_waiter_sleep(&w.w, dl, sigmask, false);
-		uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
-		if (r == -ETIMEDOUT)
-			timed_out = true;
-		else if (r == -EINTR)
-			interrupted = true;
-		/*
-		 * Off the queue, if no callback took us off.  Whether woken or
-		 * not, look at the list again: a waker picked us to harvest.
-		 */
-		uep_mutex_lock(&ep->lock);
-		if (uep_list_linked(&w.wait.link))
-			uep_list_del_init(&w.wait.link);
-		eavail = ep_events_available(ep);
-		uep_mutex_unlock(&ep->lock);
-		/* ppoll may leave a stale count; a fresh waiter each round. */
-	}
 }
 
 /* ---- release ---- */

@@ -72,6 +72,26 @@ struct uep_eventpoll {
 	uint64_t nwatches, callbacks, wakeups, harvests, delivered;
 };
 
+static inline bool ep_is_linked(struct uep_epitem *epi)
+{
+	return uep_list_linked(&epi->rdllink);
+}
+
+/* Must be called with ep->lock held. */
+static inline bool ep_events_available(struct uep_eventpoll *ep)
+{
+	return !uep_list_empty(&ep->rdllist) || ep->ovflist != EP_UNACTIVE_PTR;
+}
+
+/* The scan of the ready list (eventpoll.c), used by the harvest (ep_wait.c). */
+/* Current events of epi's file, masked by what epi watches.  mtx held. */
+uint32_t uep_ep_item_poll(struct uep_epitem *epi, struct uepoll_poll_table *pt);
+/* Move the ready list aside and start diverting callbacks.  mtx held. */
+void uep_ep_start_scan(struct uep_eventpoll *ep, struct uep_list *txlist);
+/* End a scan (see eventpoll.c); delivered >= 0 counts a harvest. */
+void uep_ep_done_scan(struct uep_eventpoll *ep, struct uep_list *txlist,
+                      struct uep_list *requeue, int delivered);
+
 /*
  * The full checks of an ADD (ep_nest.c), the kernel's ep_loop_check and
  * reverse_path_check.  begin: when tf is an epoll (loops, depth) or ep is
