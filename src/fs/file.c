@@ -20,7 +20,7 @@ struct uepoll_file *uep_file_alloc(const struct uepoll_file_operations *fops,
 	atomic_init(&f->f_count, 1);
 	f->f_op = fops;
 	f->private_data = private_data;
-	atomic_init(&f->f_flags, flags & (O_ACCMODE | O_NONBLOCK));
+	atomic_init(&f->f_flags, flags & (O_ACCMODE | O_NONBLOCK | O_DIRECT));
 	switch (flags & O_ACCMODE) {
 	case O_RDONLY:
 		f->f_mode = UEP_FMODE_READ;

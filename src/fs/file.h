@@ -38,7 +38,7 @@ struct uepoll_file {
 	_Atomic long f_count;
 	const struct uepoll_file_operations *f_op;
 	void *private_data;
-	_Atomic int f_flags; /* O_ACCMODE bits and O_NONBLOCK */
+	_Atomic int f_flags; /* O_ACCMODE bits, then F_SETFL's (api/io_api.c) */
 	unsigned f_mode;     /* UEP_FMODE_*; fixed at creation */
 	struct uep_mutex f_lock;
 	struct uep_epitem *f_ep; /* watchers, under f_lock (eventpoll.c) */
@@ -59,8 +59,8 @@ struct uepoll_poll_table {
 };
 
 /*
- * A new file with one reference (the caller's).  flags: O_ACCMODE and
- * O_NONBLOCK.  Returns NULL when out of memory.
+ * A new file with one reference (the caller's).  flags: O_ACCMODE,
+ * O_NONBLOCK, O_DIRECT.  Returns NULL when out of memory.
  */
 struct uepoll_file *uep_file_alloc(const struct uepoll_file_operations *fops,
                                    void *private_data, int flags);
