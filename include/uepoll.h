@@ -143,9 +143,9 @@ UEPOLL_API int uepoll_ppoll(struct pollfd *fds, nfds_t nfds,
  * The sets are bitmaps indexed by descriptor number, so naming a uepoll
  * descriptor (>= UEPOLL_FD_BASE) needs sets of at least fd / 8 + 1 bytes
  * (calloc them: only the bits of kernel descriptors below RLIMIT_NOFILE
- * and of uepoll descriptors below UEPOLL_FD_BASE + UEPOLL_LIMIT_FILES are
- * read or written, the rest is ignored as the kernel ignores bits beyond
- * its table).  glibc's FD_SET aborts for fd >= FD_SETSIZE under
+ * and of uepoll descriptors within uepoll's table, which grows by 4096
+ * numbers, are read or written; the rest is ignored as the kernel ignores
+ * bits beyond its table).  glibc's FD_SET aborts for fd >= FD_SETSIZE under
  * _FORTIFY_SOURCE: use your own bit macros, or better uepoll_poll.
  */
 UEPOLL_API int uepoll_select(int nfds, fd_set *readfds, fd_set *writefds,

@@ -64,9 +64,8 @@ int uep_file_setfl(struct uepoll_file *f, unsigned arg)
 }
 
 /*
- * F_GETPIPE_SZ and F_SETPIPE_SZ: EBADF on anything but a pipe.  A pipe's
- * size is fixed: a request that rounds to it (more than half of it, at
- * most all of it) succeeds, any other fails with EINVAL.
+ * F_GETPIPE_SZ and F_SETPIPE_SZ: EBADF on anything but a pipe (whose size
+ * is fixed: fs/pipe.c).
  */
 int uep_file_pipe_size(struct uepoll_file *f, int cmd, unsigned arg)
 {
@@ -74,9 +73,7 @@ int uep_file_pipe_size(struct uepoll_file *f, int cmd, unsigned arg)
 		return -EBADF;
 	if (cmd == F_GETPIPE_SZ)
 		return UEP_PIPE_SIZE;
-	if (arg > UEP_PIPE_SIZE / 2 && arg <= UEP_PIPE_SIZE)
-		return UEP_PIPE_SIZE;
-	return -EINVAL;
+	return uep_pipe_set_size(f, arg);
 }
 
 /* ---- fstat ---- */
@@ -193,15 +190,18 @@ static ssize_t writev_loop(struct uepoll_file *f, const struct iovec *iov,
                            int iovcnt)
 {
 	ssize_t done = 0;
-	for (int i = 0; i < iovcnt; i++) {
-		if (!iov[i].iov_len)
-			continue;
+	int i = 0;
+	/* A leading empty segment is written (an eventfd: EINVAL); after a
+	 * whole segment, iov_iter_advance skips the empty ones. */
+	while (i < iovcnt) {
 		ssize_t r = uep_file_write(f, iov[i].iov_base, iov[i].iov_len);
 		if (r < 0)
 			return done ? done : r;
 		done += r;
 		if ((size_t)r != iov[i].iov_len)
 			break;
+		while (++i < iovcnt && !iov[i].iov_len)
+			;
 	}
 	return done;
 }

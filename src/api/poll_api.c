@@ -8,9 +8,10 @@
  * uepoll descriptors are >= UEPOLL_FD_BASE (2^30), so naming one takes
  * sets of (fd / 8 + 1) bytes.  Of such a set only two ranges are read and
  * written: the kernel descriptors below RLIMIT_NOFILE and the uepoll
- * descriptors below UEPOLL_FD_BASE + UEPOLL_LIMIT_FILES; the bits between
- * are ignored as the kernel ignores bits beyond its descriptor table, so
- * a calloc'ed set stays untouched there.
+ * descriptors within the span of uepoll's table (uep_fd_span, the kernel's
+ * max_fds); the bits between and beyond are ignored as the kernel ignores
+ * bits beyond its descriptor table, so a calloc'ed set stays untouched
+ * there.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -71,12 +72,25 @@ static void bit_set(fd_set *s, unsigned long i)
 	((unsigned long *)s)[i / WORD_BITS] |= 1ul << (i % WORD_BITS);
 }
 
-/* Clear bits [from, to) of s (a range of whole words but the ends). */
+/* Clear bits [from, to) of s: whole words at once between the ends. */
 static void bits_clear(fd_set *s, unsigned long from, unsigned long to)
 {
-	for (unsigned long i = from; s && i < to; i++)
-		((unsigned long *)s)[i / WORD_BITS] &=
-		        ~(1ul << (i % WORD_BITS));
+	unsigned long *w = (unsigned long *)s;
+	for (unsigned long i = from; s && i < to;) {
+		if (i % WORD_BITS == 0 && to - i >= WORD_BITS) {
+			w[i / WORD_BITS] = 0;
+			i += WORD_BITS;
+		} else {
+			w[i / WORD_BITS] &= ~(1ul << (i % WORD_BITS));
+			i++;
+		}
+	}
+}
+
+/* The word of set s holding bit i, or 0 for no set. */
+static unsigned long word_of(const fd_set *s, unsigned long i)
+{
+	return s ? ((const unsigned long *)s)[i / WORD_BITS] : 0;
 }
 
 struct sel {
@@ -93,6 +107,13 @@ static int sel_collect(struct sel *s)
 	for (int r = 0; r < 2; r++) {
 		for (unsigned long i = s->range[r][0]; i < s->range[r][1];
 		     i++) {
+			/* Skip the words no set has a bit in. */
+			if (i % WORD_BITS == 0 &&
+			    !(word_of(s->set[0], i) | word_of(s->set[1], i) |
+			      word_of(s->set[2], i))) {
+				i += WORD_BITS - 1;
+				continue;
+			}
 			short ev = 0;
 			if (bit_get(s->set[0], i))
 				ev |= POLLIN | POLLRDNORM | POLLRDBAND;
@@ -185,7 +206,7 @@ static int do_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
 	unsigned long kmax = 1024;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < UEPOLL_FD_BASE)
 		kmax = rl.rlim_cur;
-	unsigned long umax = UEPOLL_FD_BASE + (unsigned long)uep_fd_limit();
+	unsigned long umax = UEPOLL_FD_BASE + (unsigned long)uep_fd_span();
 	s.range[0][0] = 0;
 	s.range[0][1] = kmax;
 	s.range[1][0] = UEPOLL_FD_BASE;

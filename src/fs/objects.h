@@ -10,5 +10,6 @@ struct uepoll_file;
 /* A pipe's capacity: 16 slots of one page (F_GETPIPE_SZ). */
 #define UEP_PIPE_SIZE 65536
 bool uep_is_file_pipe(const struct uepoll_file *f);
+int uep_pipe_set_size(struct uepoll_file *f, unsigned size);
 
 #endif

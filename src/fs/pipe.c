@@ -138,13 +138,15 @@ static ssize_t pipe_write(struct uepoll_file *f, const void *buf, size_t n)
 		goto out;
 	}
 	/*
-	 * Top up the last slot with the sub-page remainder if it all fits;
-	 * in packet mode (the writer's O_DIRECT) every page is its own packet.
+	 * Top up the last slot with the sub-page remainder if it all fits and
+	 * that slot is not a packet (as the kernel, even when this write is
+	 * one); in packet mode (the writer's O_DIRECT) every new page is a
+	 * packet.
 	 */
 	bool packet = atomic_load_explicit(&f->f_flags, memory_order_relaxed) &
 	              O_DIRECT;
 	size_t chars = n % PIPE_PAGE;
-	if (chars && !packet && !pipe_empty(p)) {
+	if (chars && !pipe_empty(p)) {
 		struct pipe_slot *s = &p->slots[(p->head - 1) % PIPE_SLOTS];
 		if (!s->packet && s->offset + s->len + chars <= PIPE_PAGE) {
 			memcpy(s->page + s->offset + s->len, src, chars);
@@ -222,6 +224,20 @@ static const struct uepoll_file_operations pipe_fops = {
         .write = pipe_write,
         .release = pipe_release,
 };
+
+/*
+ * F_SETPIPE_SZ: the capacity is fixed, so only a size that rounds to it
+ * (round_pipe_size: a power of two of at least a page) succeeds.  A resize
+ * wakes the writers even when nothing changed, as pipe_resize_ring does.
+ */
+int uep_pipe_set_size(struct uepoll_file *f, unsigned size)
+{
+	struct pipe_inode *p = f->private_data;
+	if (size <= UEP_PIPE_SIZE / 2 || size > UEP_PIPE_SIZE)
+		return -EINVAL;
+	uep_wake_up(&p->wr_wait, 0);
+	return UEP_PIPE_SIZE;
+}
 
 bool uep_is_file_pipe(const struct uepoll_file *f)
 {

@@ -120,7 +120,10 @@ TEST(pipe_odirect_packets)
 	ASSERT_EQ(sys_write(p[1], "hi", 2), 2);
 	ASSERT_EQ(sys_write(p[1], "jk", 2), 2);
 	ASSERT_EQ(sys_read(p[0], b, sizeof(b)), 4);
-	/* A packet after a plain write is not merged into it. */
+	/*
+	 * A packet write's sub-page tail still tops up a plain last page: the
+	 * kernel checks only that page.
+	 */
 	ASSERT_EQ(sys_write(p[1], "lm", 2), 2);
 	ASSERT_OK(sys_fcntl(p[1], F_SETFL, O_DIRECT | O_NONBLOCK));
 	ASSERT_EQ(sys_write(p[1], "no", 2), 2);
@@ -184,4 +187,23 @@ TEST(fcntl_argument_errors)
 	ASSERT_OK(sys_close(p[0]));
 	ASSERT_OK(sys_close(p[1]));
 	ASSERT_OK(sys_close(efd));
+}
+
+/* A resize, even to the same size, wakes the writers: an ET OUT edge. */
+TEST(pipe_setpipe_sz_wakes_et_writer)
+{
+	int p[2];
+	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
+	int ep = new_ep();
+	ADD(ep, p[1], EPOLLOUT | EPOLLET, 1);
+	struct epoll_event ev[2];
+	ASSERT_EQ(wait0(ep, ev, 2), 1);
+	ASSERT_EQ(wait0(ep, ev, 2), 0);
+	ASSERT_EQ(sys_fcntl(p[0], F_SETPIPE_SZ, 65536), 65536);
+	ASSERT_EQ(wait0(ep, ev, 2), 1);
+	ASSERT_EQ(sys_fcntl(p[1], F_SETPIPE_SZ, 40000), 65536);
+	ASSERT_EQ(wait0(ep, ev, 2), 1);
+	ASSERT_OK(sys_close(ep));
+	ASSERT_OK(sys_close(p[0]));
+	ASSERT_OK(sys_close(p[1]));
 }

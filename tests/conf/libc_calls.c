@@ -191,6 +191,14 @@ TEST(readv_writev_eventfd_per_segment)
 	ASSERT_EQ(v, 3);
 	struct iovec halves[2] = {{&one, 4}, {(char *)&one + 4, 4}};
 	ASSERT_ERRNO(sys_writev(efd, halves, 2), EINVAL);
+	/* A leading empty segment is one call (EINVAL), later ones are
+	 * skipped; a failing one (16 bytes) ends the loop. */
+	char z[1];
+	struct iovec lead[2] = {{z, 0}, {&one, 8}};
+	ASSERT_ERRNO(sys_writev(efd, lead, 2), EINVAL);
+	struct iovec mid[4] = {{&one, 8}, {z, 0}, {&one, 16}, {&one, 8}};
+	ASSERT_EQ(sys_writev(efd, mid, 4), 8);
+	ASSERT_EQ(read_u64(efd), 1);
 	/* A failing second segment: the first one's count is returned. */
 	struct iovec part[2] = {{&one, 8}, {&one, 4}};
 	ASSERT_EQ(sys_writev(efd, part, 2), 8);
