@@ -106,9 +106,13 @@ UEPOLL_API int uepoll_setsockopt(int sockfd, int level, int optname,
  * CLOCK_BOOTTIME; TFD_NONBLOCK, TFD_CLOEXEC; TFD_TIMER_ABSTIME.  Read the
  * u64 expiration count with uepoll_read().  Expirations are driven by one
  * service thread, started by the first armed timer, asleep with no timeout
- * while none is armed.  Absolute REALTIME/BOOTTIME times are converted to
- * CLOCK_MONOTONIC when armed: later clock jumps are not followed, and
- * TFD_TIMER_CANCEL_ON_SET never cancels.
+ * while none is armed.  As on Linux, an absolute CLOCK_REALTIME timer and
+ * any CLOCK_BOOTTIME timer follow changes of their clock (clock_settime, a
+ * resume), and TFD_TIMER_CANCEL_ON_SET with TFD_TIMER_ABSTIME cancels on
+ * a change of CLOCK_REALTIME: the timerfd becomes readable (a blocked read
+ * wakes) and the read fails with ECANCELED.  uepoll learns of clock
+ * changes from one kernel timerfd (close-on-exec, at a high descriptor
+ * number) read by a second thread, both created by the first such timer.
  */
 UEPOLL_API int uepoll_timerfd_create(int clockid, int flags);
 UEPOLL_API int uepoll_timerfd_settime(int fd, int flags,

@@ -266,3 +266,33 @@ TEST(sock_seqpacket_close_empty_datagram_no_reset)
 	ASSERT_EQ(sys_read(sv[0], b, sizeof(b)), 3);
 	ASSERT_OK(sys_close(sv[0]));
 }
+
+/*
+ * A socket's data-ready wake-up carries EPOLLPRI in its key (the kernel's
+ * sock_def_readable): an ET item watching OUT|PRI is queued by an arrival
+ * and reports OUT again.
+ */
+TEST(sock_data_ready_key_has_pri)
+{
+	int types[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET};
+	for (int i = 0; i < 3; i++) {
+		int sv[2];
+		uint32_t ev;
+		sk_pair(types[i], sv);
+		int ep = sk_ep();
+		ADD(ep, sv[0], EPOLLOUT | EPOLLPRI | EPOLLET, 1);
+		ASSERT_EQ(sk_wait0(ep, &ev), 1);
+		ASSERT_EQ(sk_wait0(ep, NULL), 0);
+		ASSERT_EQ(sys_send(sv[1], "x", 1, 0), 1);
+		ASSERT_EQ(sk_wait0(ep, &ev), 1);
+		ASSERT_EQ_HEX(ev, EPOLLOUT);
+		/* Watching OUT alone: the arrival does not queue it. */
+		MOD(ep, sv[0], EPOLLOUT | EPOLLET, 1);
+		ASSERT_EQ(sk_wait0(ep, NULL), 1); /* MOD re-polls */
+		ASSERT_EQ(sys_send(sv[1], "x", 1, 0), 1);
+		ASSERT_EQ(sk_wait0(ep, NULL), 0);
+		ASSERT_OK(sys_close(ep));
+		ASSERT_OK(sys_close(sv[0]));
+		ASSERT_OK(sys_close(sv[1]));
+	}
+}
