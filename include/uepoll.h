@@ -226,8 +226,8 @@ UEPOLL_API void uepoll_set_trace(uepoll_trace_fn fn, void *arg);
 UEPOLL_API int uepoll_notify(int epfd, int kernel_eventfd);
 
 /*
- * The backend that watches kernel fds: "uring", "epoll", or "none" before
- * the first kernel fd joined (UEPOLL_BACKEND=epoll|uring forces one).
+ * How kernel fds are watched: always "epoll" (each instance that holds
+ * kernel fds owns a kernel epoll, its kernel half; see README).
  */
 UEPOLL_API const char *uepoll_host_backend(void);
 

@@ -4,8 +4,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "kfd/host.h"
-
 #define UEP_FD_CHUNK 4096
 #define UEP_FD_NCHUNKS (UEP_FD_CAPACITY / UEP_FD_CHUNK)
 #define UEP_FD_STRIPES 256
@@ -265,15 +263,4 @@ int uep_fd_set_limit(long limit)
 	fd_limit = limit;
 	pthread_mutex_unlock(&table_lock);
 	return 0;
-}
-
-/* Any descriptor: the table for uepoll numbers, a host file for others. */
-struct uepoll_file *uep_fget_any(int fd, int *err)
-{
-	if (uep_is_uepoll_fd(fd)) {
-		struct uepoll_file *f = uep_fget(fd);
-		*err = f ? 0 : -EBADF;
-		return f;
-	}
-	return uep_host_fget(fd, err);
 }

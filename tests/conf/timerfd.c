@@ -94,6 +94,7 @@ TEST(tfd_create_alarm_clock_as_kernel)
 		ASSERT_ERRNO(u, EPERM);
 	} else {
 		ASSERT_GE(u, 0);
+		close(k);
 	}
 }
 
