@@ -319,11 +319,20 @@ UEPOLL_API int uepoll_fcntl(int fd, int cmd, ...)
 	return (int)uep_ret_errno(do_fcntl(fd, cmd, arg));
 }
 
+/*
+ * poll(2) gives EINVAL for more entries than the process may have
+ * descriptors.  Ours are uepoll's limit plus the kernel's, for which
+ * 65536 stands: a common hard RLIMIT_NOFILE, which is cheaper than asking
+ * getrlimit on every call and only bounds how much memory a call may
+ * walk.
+ */
+#define POLL_MAX_KERNEL_FDS 65536
+
 UEPOLL_API int uepoll_poll(struct pollfd *fds, nfds_t nfds, int timeout)
 {
 	struct uep_deadline dl;
 	bool any = false;
-	if (nfds > (nfds_t)uep_fd_limit() + 65536)
+	if (nfds > (nfds_t)uep_fd_limit() + POLL_MAX_KERNEL_FDS)
 		return (int)uep_ret_errno(-EINVAL);
 	if (nfds && (!fds || !uep_access_ok(fds, nfds * sizeof(*fds))))
 		return (int)uep_ret_errno(-EFAULT);

@@ -36,7 +36,8 @@
  *   (a futex lock; a pthread mutex under TSan, which checks this order;
  *   tests/tsan.supp lists the nesting-depth orders it cannot tell apart).
  *   A futex wake decided under any of them is issued when the thread drops
- *   its last one (sync.h), so wakers never hand a woken thread a held lock. *
+ *   its last one (sync.h), so wakers never hand a woken thread a held lock.
+ *
  *   rbr and the item list of each instance are under ep->mtx.  The harvest
  *   polls files without ep->lock; while it runs, callbacks push items on
  *   ovflist (a LIFO through epi->next) instead of rdllist, and uep_ep_done_scan
@@ -89,14 +90,30 @@ const struct uepoll_file_operations uep_eventpoll_fops = {
 
 /* ---- watch limit ---- */
 
+/*
+ * What one registration costs the kernel (its 128-byte epitem, a 64-byte
+ * hook on one wait queue, 16 bytes on the watched file): its default
+ * max_user_watches is 4% of memory divided by this, and so is ours,
+ * although our registrations take 128 bytes.
+ */
+#define EP_KERNEL_WATCH_COST 208
+/*
+ * When sysconf cannot tell the memory size: the default of a machine with
+ * about 20 GiB (2^22 watches).  The limit only stops runaway growth, so
+ * any large number would do.
+ */
+#define EP_WATCHES_FALLBACK (1L << 22)
+
 long uep_ep_max_watches(void)
 {
 	long m = atomic_load(&max_watches);
 	if (m == 0) {
-		/* The kernel's default: 4% of memory at ~208 bytes each. */
+		/* The kernel's default: 4% of memory at its cost per watch. */
 		long pages = sysconf(_SC_PHYS_PAGES),
 		     psz = sysconf(_SC_PAGESIZE);
-		m = pages > 0 && psz > 0 ? pages / 25 * psz / 208 : 1L << 22;
+		m = pages > 0 && psz > 0
+		            ? pages / 25 * psz / EP_KERNEL_WATCH_COST
+		            : EP_WATCHES_FALLBACK;
 		long zero = 0;
 		if (!atomic_compare_exchange_strong(&max_watches, &zero, m))
 			m = zero;
@@ -476,7 +493,7 @@ static bool ep_remove(struct uep_eventpoll *ep, struct uep_epitem *epi,
 	ep_unregister_pollwait(ep, epi);
 
 	uep_mutex_lock(&file->f_lock);
-	if ((epi->wait.owner_bits & EPI_DYING) && !force) {
+	if (ep_item_dying(epi) && !force) {
 		uep_mutex_unlock(&file->f_lock);
 		return false;
 	}
@@ -706,7 +723,7 @@ void uep_eventpoll_release_file(struct uepoll_file *file)
 			uep_mutex_unlock(&file->f_lock);
 			return;
 		}
-		epi->wait.owner_bits |= EPI_DYING;
+		ep_item_set_dying(epi);
 		uep_mutex_unlock(&file->f_lock);
 		/* Safe: epi holds a reference on its instance. */
 		struct uep_eventpoll *ep = epi->ep;

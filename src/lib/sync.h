@@ -128,12 +128,6 @@ void uep_waiter_init(struct uep_waiter *w, const sigset_t *sigmask);
 /* Wake w; called with the lock held that guards the structure holding w. */
 void uep_waiter_wake(struct uep_waiter *w);
 
-static inline bool uep_waiter_woken(struct uep_waiter *w)
-{
-	return atomic_load_explicit(&w->state, memory_order_acquire) ==
-	       UEP_WAITER_WOKEN;
-}
-
 /* Forget a wake-up before checking the condition again. */
 static inline void uep_waiter_reset(struct uep_waiter *w)
 {
