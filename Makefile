@@ -92,7 +92,7 @@ TSAN_OPTIONS ?= halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/t
 ASAN_OPTIONS ?= abort_on_error=1 detect_leaks=1
 export TSAN_OPTIONS ASAN_OPTIONS
 test: $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll $(EXAMPLES)
-	@tools/run-tests tools/check-layers $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll $(HOST_RUNS) $(PRELOAD_RUNS)
+	@tools/run-tests tools/check-layers tools/check-docs $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll $(HOST_RUNS) $(PRELOAD_RUNS)
 
 # ---- demo, install -------------------------------------------------------
 $(B)/demo: examples/demo.c $(B)/libuepoll.a include/uepoll.h

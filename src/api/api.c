@@ -3,8 +3,9 @@
  * copies its arguments, looks its descriptors up (taking references),
  * delegates, drops the references, and turns the internal -errno into
  * errno and -1, here and nowhere else.  The order of the checks is the
- * kernel's (see LINUX-EPOLL.md); numbers below UEPOLL_FD_BASE are kernel
- * descriptors and go to the kernel where the call has a kernel meaning.
+ * kernel's (docs/LINUX.md, "Error order"); numbers below UEPOLL_FD_BASE
+ * are kernel descriptors and go to the kernel where the call has a kernel
+ * meaning.
  */
 #include <errno.h>
 #include <limits.h>

@@ -19,7 +19,7 @@
  *      cycles are refused with ELOOP, so the order is a DAG).
  *   3. wait-queue locks         (a watched file's queues, ep->poll_wait).
  *      ep_poll_callback runs with the watched file's queue lock held, in
- *      the waker's thread (HARD-PARTS 2).
+ *      the waker's thread (docs/DESIGN.md, hard part 2).
  *   4. ep->lock                 protects rdllist, ovflist, the waiters on
  *      ep->wq, item events and the counters.  Innermost but for f_lock:
  *      nothing that may sleep runs under it, and no other lock is taken
@@ -57,7 +57,7 @@
  *   (epi->ep->file->f_ep) while that file may be in its final release.
  *   Removal first unhooks the item from its file's wait queues under their
  *   locks: once that returns, no callback for the item runs any more, and
- *   only then is it freed (HARD-PARTS 3).
+ *   only then is it freed (docs/DESIGN.md, hard part 3).
  */
 #include "fs/eventpoll.h"
 #include "fs/eventpoll_int.h"
@@ -635,8 +635,8 @@ static bool ep_op_has_event(int op)
 }
 
 /*
- * The checks after the descriptor lookups, in the kernel's order (see
- * LINUX-EPOLL.md): EPERM, EPOLLWAKEUP, EINVAL (not an epoll, self,
+ * The checks after the descriptor lookups, in the kernel's order
+ * (docs/LINUX.md, "epoll_ctl"): EPERM, EPOLLWAKEUP, EINVAL (not an epoll, self,
  * EXCLUSIVE rules), ELOOP, then EEXIST/ENOENT and unknown op.
  */
 int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,

@@ -3,7 +3,7 @@
  * struct file).  A file has a reference count, file operations (the public
  * struct uepoll_file_operations), flags, and the list of epoll
  * registrations watching it, which its final release removes
- * (HARD-PARTS 4: an epitem holds no reference to its file).
+ * (docs/DESIGN.md, hard part 4: an epitem holds no reference to its file).
  */
 #ifndef UEP_FILE_H
 #define UEP_FILE_H

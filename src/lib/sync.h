@@ -6,9 +6,9 @@
  * announces itself (SLEEPING) before it sleeps, so a wake that comes first
  * costs no system call and a wake that comes later is never lost: the
  * futex compares the word, and the ppoll path reads a per-thread eventfd
- * that the waker writes (HARD-PARTS 1).  Sleeps are interruptible: a signal
- * handler that runs makes them return -EINTR, as epoll_wait does even under
- * SA_RESTART (HARD-PARTS 6).
+ * that the waker writes (docs/DESIGN.md, hard part 1).  Sleeps are
+ * interruptible: a signal handler that runs makes them return -EINTR, as
+ * epoll_wait does even under SA_RESTART (hard part 6).
  */
 #ifndef UEP_SYNC_H
 #define UEP_SYNC_H
