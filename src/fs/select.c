@@ -180,6 +180,7 @@ int uep_do_poll(struct pollfd *fds, nfds_t nfds, const struct uep_deadline *dl,
 			break;
 		}
 		int r = uep_waiter_sleep(&pwq.waiter, dl, sigmask, false);
+		/* A full fence: the re-poll below reads without locks. */
 		uep_waiter_reset(&pwq.waiter);
 		if (r == -ETIMEDOUT)
 			timed_out = true;
@@ -212,6 +213,7 @@ int uep_file_wait_ready(struct uepoll_file *f, uint32_t want)
 		}
 		/* restart=true: after an SA_RESTART handler keep sleeping. */
 		int r = uep_waiter_sleep(&pwq.waiter, &forever, NULL, true);
+		/* A full fence: the re-poll below reads without locks. */
 		uep_waiter_reset(&pwq.waiter);
 		if (r == -EINTR) {
 			ret = -EINTR;
