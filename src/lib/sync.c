@@ -251,6 +251,14 @@ void uep_wake_flush(void)
 void uep_waiter_wake(struct uep_waiter *w)
 {
 	int efd = w->efd; /* read before the sleeper may go */
+	/*
+	 * The waker stored its new state (a count, a list) before calling
+	 * here; the fence orders that store before the exchange below.  It
+	 * pairs with the fence in uep_waiter_reset(), whose caller then
+	 * re-reads that state without a lock.  (An xchg is a full barrier
+	 * on x86 already; the fence makes the pairing hold in the C model.)
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
 	uint32_t old = atomic_exchange_explicit(&w->state, UEP_WAITER_WOKEN,
 	                                        memory_order_acq_rel);
 	if (old != UEP_WAITER_SLEEPING)

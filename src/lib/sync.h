@@ -128,10 +128,21 @@ void uep_waiter_init(struct uep_waiter *w, const sigset_t *sigmask);
 /* Wake w; called with the lock held that guards the structure holding w. */
 void uep_waiter_wake(struct uep_waiter *w);
 
-/* Forget a wake-up before checking the condition again. */
+/*
+ * Forget a wake-up before checking the condition again (the kernel's
+ * smp_store_mb in poll_schedule_timeout).  The condition is then read
+ * without the lock the waker holds (eventfd's count, a socket's wmem), so
+ * this is store-then-load against the waker's store-then-exchange: the
+ * full fence here pairs with the one in uep_waiter_wake().  Either the
+ * re-check sees the waker's new state, or the waker's exchange sees IDLE
+ * and our next sleep finds WOKEN.  Without it the IDLE store could wait
+ * in the store buffer, the re-check read the old state, and the late IDLE
+ * overwrite the waker's WOKEN: a sleep with the event posted.
+ */
 static inline void uep_waiter_reset(struct uep_waiter *w)
 {
 	atomic_store_explicit(&w->state, UEP_WAITER_IDLE, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
 }
 
 /*
