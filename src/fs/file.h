@@ -27,6 +27,12 @@ struct uep_epitem;
  * checks walk from an item to the file of its instance).
  */
 #define UEP_FMODE_OWNED 0x4u
+/*
+ * f_op->read and f_op->write block by themselves when the file is not
+ * O_NONBLOCK (sockets: their sleeps are the kernel's, with its EOF and
+ * partial-write rules); the API calls them once instead of looping.
+ */
+#define UEP_FMODE_BLOCKS 0x8u
 
 struct uepoll_file {
 	_Atomic long f_count;
