@@ -37,6 +37,8 @@ struct uep_epitem;
 struct uepoll_file {
 	_Atomic long f_count;
 	const struct uepoll_file_operations *f_op;
+	/* A user socket's operations (uepoll_socket_create), or NULL. */
+	const struct uepoll_socket_operations *f_sop;
 	void *private_data;
 	_Atomic int f_flags; /* O_ACCMODE bits and O_NONBLOCK */
 	unsigned f_mode;     /* UEP_FMODE_*; fixed at creation */
