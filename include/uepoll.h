@@ -20,9 +20,9 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
-#include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -50,6 +50,35 @@ UEPOLL_API int uepoll_pwait(int epfd, struct epoll_event *events, int maxevents,
 UEPOLL_API int uepoll_pwait2(int epfd, struct epoll_event *events,
                              int maxevents, const struct timespec *timeout,
                              const sigset_t *sigmask);
+
+/*
+ * Busy polling (Linux 6.9's EPIOCSPARAMS / EPIOCGPARAMS, defined here when
+ * <sys/epoll.h> predates them).  On a uepoll instance busy_poll_usecs is the
+ * time a waiter spins on its wake-up word before it sleeps: a waker that
+ * finds it spinning makes no system call.  At most one waiter per instance
+ * spins, none when the thread may run on one CPU only, and none while the
+ * instance watches kernel fds.  busy_poll_budget and prefer_busy_poll are
+ * checked and stored as the kernel does, and otherwise unused.
+ */
+#ifndef EPIOCSPARAMS
+struct epoll_params {
+	uint32_t busy_poll_usecs;
+	uint16_t busy_poll_budget;
+	uint8_t prefer_busy_poll;
+	uint8_t __pad; /* must be zero */
+};
+#define EPOLL_IOC_TYPE 0x8A
+#define EPIOCSPARAMS _IOW(EPOLL_IOC_TYPE, 0x01, struct epoll_params)
+#define EPIOCGPARAMS _IOR(EPOLL_IOC_TYPE, 0x02, struct epoll_params)
+#endif
+
+/*
+ * ioctl(2): EPIOCSPARAMS, EPIOCGPARAMS on an instance; FIONBIO, FIOCLEX,
+ * FIONCLEX on any uepoll descriptor; FIONREAD on pipes and sockets (ENOTTY
+ * on eventfds and timerfds, EINVAL on instances, as Linux).  Kernel fds go
+ * to ioctl(2).
+ */
+UEPOLL_API int uepoll_ioctl(int fd, unsigned long request, ...);
 
 /* ---- objects ---------------------------------------------------------- */
 UEPOLL_API int uepoll_eventfd(unsigned int initval, int flags);

@@ -67,6 +67,11 @@ struct uep_eventpoll {
 	int loop_check_depth;
 	/* counters: under lock, but nwatches under mtx */
 	uint64_t nwatches, callbacks, wakeups, harvests, delivered;
+	/* EPIOCSPARAMS (ep_busy.c); read without a lock */
+	_Atomic uint32_t busy_poll_usecs;
+	_Atomic uint16_t busy_poll_budget;
+	_Atomic uint8_t prefer_busy_poll;
+	_Atomic int spinning; /* waiters spinning now (at most one) */
 };
 
 /*
@@ -107,6 +112,13 @@ void uep_ep_start_scan(struct uep_eventpoll *ep, struct uep_list *txlist);
 /* End a scan (see eventpoll.c); delivered >= 0 counts a harvest. */
 void uep_ep_done_scan(struct uep_eventpoll *ep, struct uep_list *txlist,
                       struct uep_list *requeue, int delivered);
+
+/*
+ * Busy polling (ep_busy.c): spin on w before sleeping if the instance asks
+ * for it and nobody else spins here.  True when woken while spinning.
+ */
+bool uep_ep_busy_wait(struct uep_eventpoll *ep, struct uep_waiter *w,
+                      const struct uep_deadline *dl);
 
 /*
  * The full checks of an ADD (ep_nest.c), the kernel's ep_loop_check and

@@ -16,7 +16,9 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <stdbool.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,6 +108,10 @@ static inline int sys_fcntl(int fd, int cmd, long arg)
 static inline int sys_poll(struct pollfd *fds, nfds_t n, int timeout)
 {
 	return SYS_(poll, uepoll_poll)(fds, n, timeout);
+}
+static inline int sys_ioctl(int fd, unsigned long req, void *arg)
+{
+	return SYS_(ioctl, uepoll_ioctl)(fd, req, arg);
 }
 
 /* ---- small helpers shared by the conformance tests ---- */
