@@ -115,9 +115,12 @@ void uep_ep_kfd_release(struct uep_eventpoll *ep)
 	int kfd = atomic_load_explicit(&ep->kfd, memory_order_relaxed);
 	if (kfd >= 0 && ep->kfd_owned)
 		close(kfd);
+	/* Wakers write it under ep->lock (ep_wake_one_locked). */
+	uep_mutex_lock(&ep->lock);
 	if (ep->wfd >= 0)
 		close(ep->wfd);
 	ep->wfd = -1;
+	uep_mutex_unlock(&ep->lock);
 	free(ep->knested);
 	ep->knested = NULL;
 	ep->nknested = ep->capknested = 0;

@@ -169,9 +169,12 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 		if (eavail || born)
 			continue;
 
-		uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
-		int r, got = 0;
-		if (in_kfd) {
+		int r = 0, got = 0;
+		/* Busy polling (ep_busy.c) watches the in-process half only. */
+		if (kfd < 0 && uep_ep_busy_wait(ep, &w.w, dl)) {
+			/* woken while spinning */
+		} else if (in_kfd) {
+			uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
 			/* uep_waiter_begin pairs with uep_waiter_wake's
 			 * exchange: a waker after it writes w.efd, one before
 			 * it stops us. */
@@ -187,14 +190,18 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 				if (got == -EINTR)
 					got = 0;
 			}
+			uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
 		} else if (kfd >= 0) {
 			struct pollfd p[2] = {
 			        [1] = {.fd = kfd, .events = POLLIN}};
+			uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
 			r = uep_waiter_sleep_fds(&w.w, dl, sigmask, p, 2);
+			uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
 		} else {
+			uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
 			r = uep_waiter_sleep(&w.w, dl, sigmask, false);
+			uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
 		}
-		uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
 		if (r == -ETIMEDOUT)
 			timed_out = true;
 		else if (r == -EINTR)
