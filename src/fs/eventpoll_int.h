@@ -64,9 +64,9 @@ struct uep_eventpoll {
 	struct uep_list extra_hooks;        /* under mtx */
 	struct uepoll_file *file;
 	_Atomic long refcount; /* 1 for the file + 1 per item */
-	int notify_fd;         /* uepoll_notify(), under lock, or -1 */
-	bool notified;         /* notify_fd written, list not yet empty */
-	unsigned gen;          /* loop check marks, epnested_mutex */
+	int notify_fd; /* uepoll_notify()'s own dup, under lock, or -1 */
+	bool notified; /* notify_fd written, list not yet empty */
+	unsigned gen;  /* loop check marks, epnested_mutex */
 	int loop_check_depth;
 	/* counters: under lock, but nwatches under mtx */
 	uint64_t nwatches, callbacks, wakeups, harvests, delivered;

@@ -97,8 +97,8 @@ TEST_T(poll_racing_close_many_rounds, 60)
 			sleep_ms(i % 4);
 		ASSERT_OK(sys_close(efd));
 		ASSERT_EQ(pthread_join(t, NULL), 0);
-		/* Whenever the close lands, poll ends with POLLNVAL. */
-		ASSERT_EQ(a.ret, 1);
-		ASSERT_EQ_HEX(a.revents, POLLNVAL);
+		/* POLLNVAL, or 0 if the close came after poll's last look. */
+		ASSERT_TRUE(a.ret == 0 ||
+		            (a.ret == 1 && a.revents == POLLNVAL));
 	}
 }
