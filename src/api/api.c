@@ -3,8 +3,9 @@
  * copies its arguments, looks its descriptors up (taking references),
  * delegates, drops the references, and turns the internal -errno into
  * errno and -1, here and nowhere else.  The order of the checks is the
- * kernel's (see LINUX-EPOLL.md); numbers below UEPOLL_FD_BASE are kernel
- * descriptors and go to the kernel where the call has a kernel meaning.
+ * kernel's (docs/LINUX.md, "Error order"); numbers below UEPOLL_FD_BASE
+ * are kernel descriptors and go to the kernel where the call has a kernel
+ * meaning.
  */
 #include <errno.h>
 #include <limits.h>
@@ -352,11 +353,20 @@ UEPOLL_API int uepoll_fcntl(int fd, int cmd, ...)
 	return (int)uep_ret_errno(do_fcntl(fd, cmd, arg));
 }
 
+/*
+ * poll(2) gives EINVAL for more entries than the process may have
+ * descriptors.  Ours are uepoll's limit plus the kernel's, for which
+ * 65536 stands: a common hard RLIMIT_NOFILE, which is cheaper than asking
+ * getrlimit on every call and only bounds how much memory a call may
+ * walk.
+ */
+#define POLL_MAX_KERNEL_FDS 65536
+
 UEPOLL_API int uepoll_poll(struct pollfd *fds, nfds_t nfds, int timeout)
 {
 	struct uep_deadline dl;
 	bool any = false;
-	if (nfds > (nfds_t)uep_fd_limit() + 65536)
+	if (nfds > (nfds_t)uep_fd_limit() + POLL_MAX_KERNEL_FDS)
 		return (int)uep_ret_errno(-EINVAL);
 	if (nfds && (!fds || !uep_access_ok(fds, nfds * sizeof(*fds))))
 		return (int)uep_ret_errno(-EFAULT);

@@ -117,9 +117,12 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 		if (eavail)
 			continue;
 
-		uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
-		int r = uep_waiter_sleep(&w.w, dl, sigmask, false);
-		uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
+		int r = 0;
+		if (!uep_ep_busy_wait(ep, &w.w, dl)) {
+			uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
+			r = uep_waiter_sleep(&w.w, dl, sigmask, false);
+			uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
+		}
 		if (r == -ETIMEDOUT)
 			timed_out = true;
 		else if (r == -EINTR)

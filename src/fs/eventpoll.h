@@ -40,6 +40,11 @@ int uep_ep_notify(struct uepoll_file *epf, int fd);
 int uep_ep_stats(struct uepoll_file *epf, struct uepoll_stats *st);
 int uep_ep_fdinfo(struct uepoll_file *epf, char *buf, size_t len);
 
+/* EPIOCGPARAMS / EPIOCSPARAMS on an instance; -EINVAL when not one. */
+int uep_ep_get_params(struct uepoll_file *epf, struct epoll_params *p);
+int uep_ep_set_params(struct uepoll_file *epf, const struct epoll_params *p,
+                      bool net_admin);
+
 long uep_ep_max_watches(void);
 int uep_ep_set_max_watches(long n);
 

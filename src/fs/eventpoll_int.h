@@ -24,9 +24,6 @@
 /* epi->next when the item is not on ovflist; ep->ovflist when no harvest. */
 #define EP_UNACTIVE_PTR ((struct uep_epitem *)-1L)
 
-/* epi->wait.owner_bits */
-#define EPI_DYING 0x1u /* its file's final release is removing it */
-
 struct uep_eventpoll;
 
 /* One registration: 128 bytes, like the kernel's epitem slab object. */
@@ -70,7 +67,31 @@ struct uep_eventpoll {
 	int loop_check_depth;
 	/* counters: under lock, but nwatches under mtx */
 	uint64_t nwatches, callbacks, wakeups, harvests, delivered;
+	/* EPIOCSPARAMS (ep_busy.c); read without a lock */
+	_Atomic uint32_t busy_poll_usecs;
+	_Atomic uint16_t busy_poll_budget;
+	_Atomic uint8_t prefer_busy_poll;
+	_Atomic int spinning; /* waiters spinning now (at most one) */
 };
+
+/*
+ * An item is dying when its file's final release has claimed it for
+ * removal (uep_eventpoll_release_file); the instance's own release then
+ * leaves it alone.  The mark is a bit of the owner's word of the item's
+ * first hook (epi->wait.owner_bits), since a field of its own would take
+ * the item past 128 bytes.  Read and set under epi->file->f_lock.
+ */
+#define EPI_DYING 0x1u
+
+static inline bool ep_item_dying(const struct uep_epitem *epi)
+{
+	return epi->wait.owner_bits & EPI_DYING;
+}
+
+static inline void ep_item_set_dying(struct uep_epitem *epi)
+{
+	epi->wait.owner_bits |= EPI_DYING;
+}
 
 static inline bool ep_is_linked(struct uep_epitem *epi)
 {
@@ -91,6 +112,13 @@ void uep_ep_start_scan(struct uep_eventpoll *ep, struct uep_list *txlist);
 /* End a scan (see eventpoll.c); delivered >= 0 counts a harvest. */
 void uep_ep_done_scan(struct uep_eventpoll *ep, struct uep_list *txlist,
                       struct uep_list *requeue, int delivered);
+
+/*
+ * Busy polling (ep_busy.c): spin on w before sleeping if the instance asks
+ * for it and nobody else spins here.  True when woken while spinning.
+ */
+bool uep_ep_busy_wait(struct uep_eventpoll *ep, struct uep_waiter *w,
+                      const struct uep_deadline *dl);
 
 /*
  * The full checks of an ADD (ep_nest.c), the kernel's ep_loop_check and

@@ -4,12 +4,22 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val,
                   const struct timespec *ts, uint32_t val3);
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
 
 #ifdef UEP_MUTEX_PTHREAD
 void uep_mutex_init(struct uep_mutex *m)
@@ -43,16 +53,14 @@ void uep_mutex_destroy(struct uep_mutex *m)
 	(void)m;
 }
 
+/*
+ * Spins before a contended lock sleeps.  uepoll's critical sections are a
+ * few hundred instructions (a ctl, a callback, a list splice), so a holder
+ * on another CPU usually lets go within 100 pauses (some microseconds);
+ * a futex sleep and wake costs more than that (40-50 us across the vCPUs
+ * of a small VM).  Longer spins only burn the CPU a preempted holder needs.
+ */
 #define SPIN_TRIES 100
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield" ::: "memory");
-#endif
-}
 
 void uep_mutex_lock_slow(struct uep_mutex *m)
 {
@@ -109,6 +117,13 @@ void uep_deadline_ms(struct uep_deadline *dl, int timeout_ms)
 	       (long)(timeout_ms % 1000) * 1000000L);
 }
 
+/*
+ * Relative timeouts longer than this (2^40 s, about 35,000 years) are
+ * "forever": far beyond any real wait, and small enough that now + rel
+ * cannot overflow a 64-bit time_t.
+ */
+#define DEADLINE_FOREVER_SEC ((time_t)1 << 40)
+
 void uep_deadline_ts(struct uep_deadline *dl, const struct timespec *rel)
 {
 	if (!rel) {
@@ -122,7 +137,7 @@ void uep_deadline_ts(struct uep_deadline *dl, const struct timespec *rel)
 	dl->kind = UEP_DL_AT;
 	ts_now(&dl->abs);
 	/* Saturate: a timeout of centuries is "forever" for every purpose. */
-	if (rel->tv_sec > (time_t)1 << 40) {
+	if (rel->tv_sec > DEADLINE_FOREVER_SEC) {
 		dl->kind = UEP_DL_FOREVER;
 		return;
 	}
@@ -208,6 +223,13 @@ static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val,
 	return syscall(SYS_futex, (uint32_t *)uaddr, op, val, ts, NULL, val3);
 }
 
+/*
+ * Futex wakes a thread may defer until it drops its last lock.  One
+ * wake-up decides a few: one waiter per instance it reaches, and a nested
+ * chain is at most 5 instances deep (EP_MAX_NESTS + 1).  A wake past the
+ * 16th is issued at once, which is correct, only slower for the woken
+ * thread; 16 keeps the per-thread array at 128 bytes.
+ */
 #define MAX_PENDING_WAKES 16
 
 UEP_TLS unsigned uep_lock_depth;
@@ -252,6 +274,52 @@ void uep_waiter_wake(struct uep_waiter *w)
 		pending_wakes[uep_wakes_pending++] = &w->state;
 	} else {
 		futex(&w->state, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
+	}
+}
+
+/* ---- busy polling ---- */
+
+static uint64_t ts_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+}
+
+/* CPUs this thread may run on, asked again every 256 spins. */
+static UEP_TLS int spin_cpus;
+static UEP_TLS unsigned spin_count;
+
+static bool spin_allowed(void)
+{
+	if ((spin_count++ & 255) == 0) {
+		cpu_set_t set;
+		spin_cpus = sched_getaffinity(0, sizeof(set), &set) == 0
+		                    ? CPU_COUNT(&set)
+		                    : 1;
+	}
+	return spin_cpus > 1;
+}
+
+bool uep_waiter_spin(struct uep_waiter *w, uint64_t ns,
+                     const struct uep_deadline *dl)
+{
+	if (atomic_load_explicit(&sleep_source, memory_order_relaxed) ||
+	    !spin_allowed())
+		return false;
+	struct timespec now;
+	ts_now(&now);
+	uint64_t end = ts_ns(&now) + ns;
+	if (dl->kind == UEP_DL_AT && ts_ns(&dl->abs) < end)
+		end = ts_ns(&dl->abs);
+	for (;;) {
+		/* A clock read per 32 pauses: ~1 us on x86 at most. */
+		for (int i = 0; i < 32; i++) {
+			if (uep_waiter_woken(w))
+				return true;
+			cpu_relax();
+		}
+		ts_now(&now);
+		if (ts_ns(&now) >= end)
+			return uep_waiter_woken(w);
 	}
 }
 

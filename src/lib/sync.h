@@ -6,9 +6,9 @@
  * announces itself (SLEEPING) before it sleeps, so a wake that comes first
  * costs no system call and a wake that comes later is never lost: the
  * futex compares the word, and the ppoll path reads a per-thread eventfd
- * that the waker writes (HARD-PARTS 1).  Sleeps are interruptible: a signal
- * handler that runs makes them return -EINTR, as epoll_wait does even under
- * SA_RESTART (HARD-PARTS 6).
+ * that the waker writes (docs/DESIGN.md, hard part 1).  Sleeps are
+ * interruptible: a signal handler that runs makes them return -EINTR, as
+ * epoll_wait does even under SA_RESTART (hard part 6).
  */
 #ifndef UEP_SYNC_H
 #define UEP_SYNC_H
@@ -128,12 +128,6 @@ void uep_waiter_init(struct uep_waiter *w, const sigset_t *sigmask);
 /* Wake w; called with the lock held that guards the structure holding w. */
 void uep_waiter_wake(struct uep_waiter *w);
 
-static inline bool uep_waiter_woken(struct uep_waiter *w)
-{
-	return atomic_load_explicit(&w->state, memory_order_acquire) ==
-	       UEP_WAITER_WOKEN;
-}
-
 /*
  * Forget a wake-up before checking the condition again (the kernel's
  * smp_store_mb in poll_schedule_timeout).  The condition is then read
@@ -159,6 +153,16 @@ static inline void uep_waiter_reset(struct uep_waiter *w)
  */
 int uep_waiter_sleep(struct uep_waiter *w, const struct uep_deadline *dl,
                      const sigset_t *sigmask, bool restart);
+
+/*
+ * Busy polling: spin up to ns nanoseconds (and not past dl) for a wake-up,
+ * with a pause instruction per look, leaving w IDLE so that a waker makes
+ * no system call (see fs/ep_busy.c for the pairing).  Refuses (false at
+ * once) while a sleep source is set (its readiness needs a dispatch) or
+ * when the thread's affinity allows one CPU.  True when woken.
+ */
+bool uep_waiter_spin(struct uep_waiter *w, uint64_t ns,
+                     const struct uep_deadline *dl);
 
 /*
  * A source of wake-ups outside uepoll (the host bridge): while one is set,
