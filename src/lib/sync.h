@@ -128,6 +128,13 @@ void uep_waiter_init(struct uep_waiter *w, const sigset_t *sigmask);
 /* Wake w; called with the lock held that guards the structure holding w. */
 void uep_waiter_wake(struct uep_waiter *w);
 
+/* Has a waker flipped w to WOKEN?  (uep_waiter_spin looks without a lock.) */
+static inline bool uep_waiter_woken(struct uep_waiter *w)
+{
+	return atomic_load_explicit(&w->state, memory_order_acquire) ==
+	       UEP_WAITER_WOKEN;
+}
+
 /*
  * Forget a wake-up before checking the condition again (the kernel's
  * smp_store_mb in poll_schedule_timeout).  The condition is then read
