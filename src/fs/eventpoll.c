@@ -768,6 +768,10 @@ static void ep_release(struct uepoll_file *file)
 		assert(!disposed);
 	}
 	uep_ep_kfd_release(ep);
+	/* Every item is unhooked: no callback writes the eventfd any more. */
+	if (ep->notify_fd >= 0)
+		close(ep->notify_fd);
+	ep->notify_fd = -1;
 	disposed = ep_put_test(ep);
 	uep_mutex_unlock(&ep->mtx);
 	if (disposed)

@@ -61,9 +61,9 @@ struct uep_eventpoll {
 	struct uep_list extra_hooks;        /* under mtx */
 	struct uepoll_file *file;
 	_Atomic long refcount; /* 1 for the file + 1 per item */
-	int notify_fd;         /* uepoll_notify(), under lock, or -1 */
-	bool notified;         /* notify_fd written, list not yet empty */
-	unsigned gen;          /* loop check marks, epnested_mutex */
+	int notify_fd; /* uepoll_notify()'s own dup, under lock, or -1 */
+	bool notified; /* notify_fd written, list not yet empty */
+	unsigned gen;  /* loop check marks, epnested_mutex */
 	int loop_check_depth;
 	/* The kernel half (ep_kfd.c): its kernel epoll or -1; set once, under
 	 * mtx and lock, after the first kernel fd is in it. */

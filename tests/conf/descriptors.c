@@ -339,8 +339,8 @@ TEST(desc_fcntl_nonblock_pipe_read)
 	ASSERT_FALSE(sys_fcntl(p[0], F_GETFL, 0) & O_NONBLOCK);
 	struct late_writer w = {p[1], 100};
 	pthread_t th;
+	int64_t t0 = now_ms(); /* before the writer's sleep can start */
 	ASSERT_EQ(pthread_create(&th, NULL, late_writer_fn, &w), 0);
-	int64_t t0 = now_ms();
 	ASSERT_EQ(sys_read(p[0], &c, 1), 1);
 	ASSERT_GE(now_ms() - t0, 50);
 	ASSERT_EQ(c, 'z');

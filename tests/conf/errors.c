@@ -549,9 +549,9 @@ TEST(err_pwait2_null_waits_forever)
 	ADD(ep, efd, EPOLLIN, 77);
 	struct delayed_write d = {efd, 100};
 	pthread_t th;
+	int64_t t0 = now_ms(); /* before the writer's sleep can start */
 	ASSERT_EQ(pthread_create(&th, NULL, delayed_write_fn, &d), 0);
 	struct epoll_event out[2];
-	int64_t t0 = now_ms();
 	ASSERT_EQ(sys_epoll_pwait2(ep, out, 2, NULL, NULL), 1);
 	ASSERT_GE(now_ms() - t0, 50);
 	ASSERT_EQ(out[0].data.u64, 77);

@@ -244,8 +244,8 @@ TEST(efd_blocking_read_woken_by_writer)
 	ASSERT_GE(fd, 0);
 	struct efd_thread t = {.fd = fd, .value = 42, .delay_ms = 100};
 	pthread_t th;
+	int64_t t0 = now_ms(); /* before the writer's sleep can start */
 	ASSERT_EQ(pthread_create(&th, NULL, writer_fn, &t), 0);
-	int64_t t0 = now_ms();
 	ASSERT_EQ(read_u64(fd), 42);
 	ASSERT_GE(now_ms() - t0, 50);
 	ASSERT_EQ(pthread_join(th, NULL), 0);
@@ -258,8 +258,8 @@ TEST(efd_blocking_write_woken_by_reader)
 	write_u64(fd, EFD_MAXCOUNT);
 	struct efd_thread t = {.fd = fd, .delay_ms = 100};
 	pthread_t th;
+	int64_t t0 = now_ms(); /* before the reader's sleep can start */
 	ASSERT_EQ(pthread_create(&th, NULL, reader_fn, &t), 0);
-	int64_t t0 = now_ms();
 	write_u64(fd, 3); /* blocks until the reader empties the counter */
 	ASSERT_GE(now_ms() - t0, 50);
 	ASSERT_EQ(pthread_join(th, NULL), 0);
