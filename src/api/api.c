@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fs/ep_diag.h"
 #include "fs/eventpoll.h"
 #include "fs/fdtable.h"
 #include "fs/file.h"
@@ -61,6 +62,8 @@ UEPOLL_API int uepoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 	struct uepoll_file *epf = uep_fget(epfd);
 	if (!epf)
 		return (int)uep_ret_errno(-EBADF);
+	if (uep_diag_on())
+		uep_diag_note_epfd(epf, epfd);
 	int err;
 	struct uepoll_file *tf = uep_fget_any(fd, &err);
 	if (!tf) {
@@ -98,8 +101,13 @@ static int do_epoll_wait(int epfd, struct epoll_event *events, int maxevents,
 	else if (!uep_access_ok(events,
 	                        (size_t)maxevents * sizeof(struct epoll_event)))
 		r = -EFAULT;
-	else
+	else if (uep_diag_on()) {
+		uep_diag_wait(f, epfd, false);
 		r = uep_ep_wait(f, events, maxevents, dl, sigmask);
+		uep_diag_wait(f, epfd, true);
+	} else {
+		r = uep_ep_wait(f, events, maxevents, dl, sigmask);
+	}
 	uep_file_put(f);
 	return (int)r;
 }
@@ -204,6 +212,8 @@ UEPOLL_API int uepoll_close(int fd)
 		uep_host_forget(fd);
 		return close(fd);
 	}
+	if (uep_diag_on())
+		uep_diag_close(fd);
 	return (int)uep_ret_errno(uep_fd_close(fd));
 }
 

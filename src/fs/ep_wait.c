@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 
+#include "fs/ep_diag.h"
 #include "fs/eventpoll_int.h"
 #include "kernel/trace.h"
 #include "kfd/host.h"
@@ -39,6 +40,8 @@ static int ep_send_events(struct uep_eventpoll *ep, struct epoll_event *events,
 			break;
 		uep_list_del_init(&epi->rdllink);
 		uint32_t revents = uep_ep_item_poll(epi, NULL);
+		if (uep_diag_on())
+			uep_diag_polled(ep, epi, revents);
 		if (!revents)
 			continue; /* a later callback queues it again */
 		if (UEP_UNLIKELY(!events)) {
@@ -58,6 +61,8 @@ static int ep_send_events(struct uep_eventpoll *ep, struct epoll_event *events,
 			uep_list_add_tail(&epi->rdllink, &requeue);
 		}
 	}
+	if (uep_diag_on())
+		uep_diag_harvest_end(ep, &txlist, res, maxevents);
 	uep_ep_done_scan(ep, &txlist, &requeue, res > 0 ? res : 0);
 	uep_trace(UEPOLL_TRACE_HARVEST, -1, 0, res);
 	uep_mutex_unlock(&ep->mtx);
@@ -93,6 +98,7 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 	uep_sleep_source_poll();
 
 	uep_mutex_lock(&ep->lock);
+	ep->waits++;
 	eavail = ep_events_available(ep);
 	uep_mutex_unlock(&ep->lock);
 	for (;;) {
@@ -111,14 +117,17 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 		w.wait.flags = UEP_WQ_EXCLUSIVE;
 		uep_mutex_lock(&ep->lock);
 		eavail = ep_events_available(ep);
-		if (!eavail)
+		if (!eavail) {
 			uep_list_add_tail(&w.wait.link, &ep->wq);
+			ep->sleeps++;
+		}
 		uep_mutex_unlock(&ep->lock);
 		if (eavail)
 			continue;
 
 		int r = 0;
-		if (!uep_ep_busy_wait(ep, &w.w, dl)) {
+		bool spun = uep_ep_busy_wait(ep, &w.w, dl);
+		if (!spun) {
 			uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
 			r = uep_waiter_sleep(&w.w, dl, sigmask, false);
 			uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
@@ -135,6 +144,8 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 		if (uep_list_linked(&w.wait.link))
 			uep_list_del_init(&w.wait.link);
 		eavail = ep_events_available(ep);
+		ep->spin_wakes += spun;
+		ep->spurious += !r && !eavail;
 		uep_mutex_unlock(&ep->lock);
 		/* ppoll may leave a stale count; a fresh waiter each round. */
 	}
