@@ -378,7 +378,7 @@ void bench_mem(void)
 		        add_result("mem", "kernel", "per-registration", kn, 0,
 		                   "bytes", s, 1);
 		snprintf(r->note, sizeof(r->note),
-		         "208 quoted (LINUX-EPOLL.md), slabinfo unreadable");
+		         "208 quoted (docs/LINUX.md), slabinfo unreadable");
 		free(fds);
 		return;
 	}

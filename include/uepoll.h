@@ -201,6 +201,61 @@ UEPOLL_API void uepoll_poll_wait(struct uepoll_file *file,
                                  struct uepoll_poll_table *pt);
 UEPOLL_API void uepoll_wake_up(struct uepoll_wait_queue *wq, uint32_t key);
 
+/* ---- your own sockets ------------------------------------------------------
+ *
+ * A socket of your own (a userspace TCP/IP stack's, say) is a file as
+ * above plus socket operations (the kernel's proto_ops): the uepoll_*
+ * socket calls on its descriptor go to them, after uepoll has checked and
+ * copied their arguments (addresses arrive in a struct sockaddr_storage).
+ * A NULL operation gives EOPNOTSUPP.  They return 0, a count, a new
+ * descriptor (accept) or a negative errno, and never block: accept and
+ * recvmsg return -EAGAIN when nothing waits, sendmsg when there is no room,
+ * connect -EINPROGRESS while the connection is under way.  On a blocking
+ * descriptor (no O_NONBLOCK, no MSG_DONTWAIT) uepoll sleeps until poll()
+ * reports EPOLLIN (accept, recvmsg) or EPOLLOUT (sendmsg; a stream send
+ * goes on until all is sent) and calls again; a blocking connect sleeps
+ * until EPOLLOUT, EPOLLERR or EPOLLHUP and returns the socket's
+ * getsockopt(SOL_SOCKET, SO_ERROR).  accept creates the new socket's
+ * descriptor itself, honouring SOCK_NONBLOCK and SOCK_CLOEXEC in flags.
+ * getname's peer is 0 (getsockname) or 1 (getpeername); it sets *len to
+ * the full length, uepoll truncates the copy as the kernel does.
+ */
+struct uepoll_socket_operations {
+	int (*bind)(struct uepoll_file *file, const struct sockaddr *addr,
+	            socklen_t len);
+	int (*connect)(struct uepoll_file *file, const struct sockaddr *addr,
+	               socklen_t len);
+	int (*listen)(struct uepoll_file *file, int backlog);
+	int (*accept)(struct uepoll_file *file, struct sockaddr *addr,
+	              socklen_t *len, int flags);
+	int (*getname)(struct uepoll_file *file, struct sockaddr *addr,
+	               socklen_t *len, int peer);
+	int (*shutdown)(struct uepoll_file *file, int how);
+	int (*getsockopt)(struct uepoll_file *file, int level, int name,
+	                  void *val, socklen_t *len);
+	int (*setsockopt)(struct uepoll_file *file, int level, int name,
+	                  const void *val, socklen_t len);
+	ssize_t (*sendmsg)(struct uepoll_file *file, const struct msghdr *msg,
+	                   int flags);
+	ssize_t (*recvmsg)(struct uepoll_file *file, struct msghdr *msg,
+	                   int flags);
+};
+
+/* Install a new socket; flags: O_NONBLOCK, O_CLOEXEC.  Returns its fd. */
+UEPOLL_API int uepoll_socket_create(const struct uepoll_file_operations *fops,
+                                    const struct uepoll_socket_operations *sops,
+                                    void *private_data, int flags);
+
+/*
+ * The kernel's sock_register(): from now on uepoll_socket(domain, ...)
+ * returns fn(domain, type, protocol, arg) (a descriptor, or -1 with errno)
+ * instead of a kernel socket.  fn NULL gives domain back to the kernel.
+ * AF_UNIX stays uepoll's own.  EINVAL for a bad domain, ENOSPC past 8.
+ */
+typedef int (*uepoll_socket_fn)(int domain, int type, int protocol, void *arg);
+UEPOLL_API int uepoll_register_family(int domain, uepoll_socket_fn fn,
+                                      void *arg);
+
 /* ---- observability and limits ---------------------------------------------
  */
 struct uepoll_stats {

@@ -24,6 +24,8 @@ ssize_t uep_file_read(struct uepoll_file *f, void *buf, size_t count)
 		count = MAX_RW_COUNT;
 	if (!buf && count)
 		return -EFAULT;
+	if (f->f_mode & UEP_FMODE_BLOCKS)
+		return f->f_op->read(f, buf, count);
 	for (;;) {
 		ssize_t r = f->f_op->read(f, buf, count);
 		if (uep_diag_on())
@@ -47,6 +49,8 @@ ssize_t uep_file_write(struct uepoll_file *f, const void *buf, size_t count)
 		count = MAX_RW_COUNT;
 	if (!buf && count)
 		return -EFAULT;
+	if (f->f_mode & UEP_FMODE_BLOCKS)
+		return f->f_op->write(f, buf, count);
 	size_t done = 0;
 	for (;;) {
 		ssize_t r = f->f_op->write(f, (const char *)buf + done,

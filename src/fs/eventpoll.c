@@ -19,7 +19,7 @@
  *      cycles are refused with ELOOP, so the order is a DAG).
  *   3. wait-queue locks         (a watched file's queues, ep->poll_wait).
  *      ep_poll_callback runs with the watched file's queue lock held, in
- *      the waker's thread (HARD-PARTS 2).
+ *      the waker's thread (docs/DESIGN.md, hard part 2).
  *   4. ep->lock                 protects rdllist, ovflist, the waiters on
  *      ep->wq, item events and the counters.  Innermost but for f_lock:
  *      nothing that may sleep runs under it, and no other lock is taken
@@ -36,7 +36,8 @@
  *   (a futex lock; a pthread mutex under TSan, which checks this order;
  *   tests/tsan.supp lists the nesting-depth orders it cannot tell apart).
  *   A futex wake decided under any of them is issued when the thread drops
- *   its last one (sync.h), so wakers never hand a woken thread a held lock. *
+ *   its last one (sync.h), so wakers never hand a woken thread a held lock.
+ *
  *   rbr and the item list of each instance are under ep->mtx.  The harvest
  *   polls files without ep->lock; while it runs, callbacks push items on
  *   ovflist (a LIFO through epi->next) instead of rdllist, and uep_ep_done_scan
@@ -56,7 +57,7 @@
  *   (epi->ep->file->f_ep) while that file may be in its final release.
  *   Removal first unhooks the item from its file's wait queues under their
  *   locks: once that returns, no callback for the item runs any more, and
- *   only then is it freed (HARD-PARTS 3).
+ *   only then is it freed (docs/DESIGN.md, hard part 3).
  */
 #include "fs/eventpoll.h"
 #include "fs/eventpoll_int.h"
@@ -90,14 +91,30 @@ const struct uepoll_file_operations uep_eventpoll_fops = {
 
 /* ---- watch limit ---- */
 
+/*
+ * What one registration costs the kernel (its 128-byte epitem, a 64-byte
+ * hook on one wait queue, 16 bytes on the watched file): its default
+ * max_user_watches is 4% of memory divided by this, and so is ours,
+ * although our registrations take 128 bytes.
+ */
+#define EP_KERNEL_WATCH_COST 208
+/*
+ * When sysconf cannot tell the memory size: the default of a machine with
+ * about 20 GiB (2^22 watches).  The limit only stops runaway growth, so
+ * any large number would do.
+ */
+#define EP_WATCHES_FALLBACK (1L << 22)
+
 long uep_ep_max_watches(void)
 {
 	long m = atomic_load(&max_watches);
 	if (m == 0) {
-		/* The kernel's default: 4% of memory at ~208 bytes each. */
+		/* The kernel's default: 4% of memory at its cost per watch. */
 		long pages = sysconf(_SC_PHYS_PAGES),
 		     psz = sysconf(_SC_PAGESIZE);
-		m = pages > 0 && psz > 0 ? pages / 25 * psz / 208 : 1L << 22;
+		m = pages > 0 && psz > 0
+		            ? pages / 25 * psz / EP_KERNEL_WATCH_COST
+		            : EP_WATCHES_FALLBACK;
 		long zero = 0;
 		if (!atomic_compare_exchange_strong(&max_watches, &zero, m))
 			m = zero;
@@ -482,7 +499,7 @@ static bool ep_remove(struct uep_eventpoll *ep, struct uep_epitem *epi,
 	ep_unregister_pollwait(ep, epi);
 
 	uep_mutex_lock(&file->f_lock);
-	if ((epi->wait.owner_bits & EPI_DYING) && !force) {
+	if (ep_item_dying(epi) && !force) {
 		uep_mutex_unlock(&file->f_lock);
 		return false;
 	}
@@ -630,8 +647,8 @@ static bool ep_op_has_event(int op)
 }
 
 /*
- * The checks after the descriptor lookups, in the kernel's order (see
- * LINUX-EPOLL.md): EPERM, EPOLLWAKEUP, EINVAL (not an epoll, self,
+ * The checks after the descriptor lookups, in the kernel's order
+ * (docs/LINUX.md, "epoll_ctl"): EPERM, EPOLLWAKEUP, EINVAL (not an epoll, self,
  * EXCLUSIVE rules), ELOOP, then EEXIST/ENOENT and unknown op.
  */
 int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
@@ -718,7 +735,7 @@ void uep_eventpoll_release_file(struct uepoll_file *file)
 			uep_mutex_unlock(&file->f_lock);
 			return;
 		}
-		epi->wait.owner_bits |= EPI_DYING;
+		ep_item_set_dying(epi);
 		uep_mutex_unlock(&file->f_lock);
 		/* Safe: epi holds a reference on its instance. */
 		struct uep_eventpoll *ep = epi->ep;

@@ -24,9 +24,6 @@
 /* epi->next when the item is not on ovflist; ep->ovflist when no harvest. */
 #define EP_UNACTIVE_PTR ((struct uep_epitem *)-1L)
 
-/* epi->wait.owner_bits */
-#define EPI_DYING 0x1u /* its file's final release is removing it */
-
 struct uep_eventpoll;
 
 /* One registration: 128 bytes, like the kernel's epitem slab object. */
@@ -83,6 +80,25 @@ struct uep_eventpoll {
 	_Atomic int diag_epfd;            /* the descriptor last used, or -1 */
 	struct uep_ep_diag *_Atomic diag; /* item records, made on demand */
 };
+
+/*
+ * An item is dying when its file's final release has claimed it for
+ * removal (uep_eventpoll_release_file); the instance's own release then
+ * leaves it alone.  The mark is a bit of the owner's word of the item's
+ * first hook (epi->wait.owner_bits), since a field of its own would take
+ * the item past 128 bytes.  Read and set under epi->file->f_lock.
+ */
+#define EPI_DYING 0x1u
+
+static inline bool ep_item_dying(const struct uep_epitem *epi)
+{
+	return epi->wait.owner_bits & EPI_DYING;
+}
+
+static inline void ep_item_set_dying(struct uep_epitem *epi)
+{
+	epi->wait.owner_bits |= EPI_DYING;
+}
 
 static inline bool ep_is_linked(struct uep_epitem *epi)
 {

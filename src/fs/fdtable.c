@@ -6,8 +6,19 @@
 
 #include "kfd/host.h"
 
+/*
+ * Slots per chunk: a chunk is 64 KiB (16-byte slots), so a small program
+ * allocates one, a million descriptors take 256, and the array of chunk
+ * pointers is 8 KiB.
+ */
 #define UEP_FD_CHUNK 4096
 #define UEP_FD_NCHUNKS (UEP_FD_CAPACITY / UEP_FD_CHUNK)
+/*
+ * Locks for the slots (number mod 256): many more than threads, so two
+ * threads rarely meet on one unless they use one descriptor, and
+ * neighbouring numbers, which programs use together, never share one;
+ * 256 futex words are 1 KiB.
+ */
 #define UEP_FD_STRIPES 256
 #define WORD_BITS 64
 

@@ -19,6 +19,7 @@ struct uepoll_file *uep_file_alloc(const struct uepoll_file_operations *fops,
 		return NULL;
 	atomic_init(&f->f_count, 1);
 	f->f_op = fops;
+	f->f_sop = NULL;
 	f->private_data = private_data;
 	atomic_init(&f->f_flags, flags & (O_ACCMODE | O_NONBLOCK));
 	switch (flags & O_ACCMODE) {

@@ -3,7 +3,7 @@
  * struct file).  A file has a reference count, file operations (the public
  * struct uepoll_file_operations), flags, and the list of epoll
  * registrations watching it, which its final release removes
- * (HARD-PARTS 4: an epitem holds no reference to its file).
+ * (docs/DESIGN.md, hard part 4: an epitem holds no reference to its file).
  */
 #ifndef UEP_FILE_H
 #define UEP_FILE_H
@@ -27,10 +27,18 @@ struct uep_epitem;
  * checks walk from an item to the file of its instance).
  */
 #define UEP_FMODE_OWNED 0x4u
+/*
+ * f_op->read and f_op->write block by themselves when the file is not
+ * O_NONBLOCK (sockets: their sleeps are the kernel's, with its EOF and
+ * partial-write rules); the API calls them once instead of looping.
+ */
+#define UEP_FMODE_BLOCKS 0x8u
 
 struct uepoll_file {
 	_Atomic long f_count;
 	const struct uepoll_file_operations *f_op;
+	/* A user socket's operations (uepoll_socket_create), or NULL. */
+	const struct uepoll_socket_operations *f_sop;
 	void *private_data;
 	_Atomic int f_flags; /* O_ACCMODE bits and O_NONBLOCK */
 	unsigned f_mode;     /* UEP_FMODE_*; fixed at creation */

@@ -18,6 +18,7 @@
 
 struct poll_entry {
 	struct uep_wait_entry wait;
+	struct uepoll_file *file; /* a reference: keeps wq alive */
 	struct uepoll_wait_queue *wq;
 	struct poll_wqueues *pwq;
 	uint32_t key;
@@ -68,12 +69,19 @@ static void pollwait(struct uepoll_file *file, struct uepoll_wait_queue *wq,
 {
 	struct poll_wqueues *pwq =
 	        uep_container_of(pt, struct poll_wqueues, pt);
-	(void)file;
 	struct poll_entry *e = entry_alloc(pwq);
 	if (!e) {
 		pwq->error = -ENOMEM;
 		return;
 	}
+	/*
+	 * The queue belongs to the file, and poll_one() drops its lookup's
+	 * reference at once: without one of our own, a close by another
+	 * thread would free the queue we sleep on (the kernel's __pollwait
+	 * takes one too, dropped in free_poll_entry).
+	 */
+	uep_file_get(file);
+	e->file = file;
 	e->wq = wq;
 	e->pwq = pwq;
 	e->key = pt->key;
@@ -94,17 +102,23 @@ static void poll_init(struct poll_wqueues *pwq, const sigset_t *sigmask)
 	uep_waiter_init(&pwq->waiter, sigmask);
 }
 
+/* Unhook, then drop the file (its last put may free the queue). */
+static void entry_free(struct poll_entry *e)
+{
+	uep_wq_del(e->wq, &e->wait);
+	uep_file_put(e->file);
+}
+
 /* Unhook every entry; after this no wake-up can touch pwq. */
 static void poll_free(struct poll_wqueues *pwq)
 {
 	for (int i = 0; i < pwq->inline_used; i++)
-		uep_wq_del(pwq->inline_entries[i].wq,
-		           &pwq->inline_entries[i].wait);
+		entry_free(&pwq->inline_entries[i]);
 	struct poll_chunk *c = pwq->chunks, *next;
 	for (; c; c = next) {
 		next = c->next;
 		for (int i = 0; i < c->used; i++)
-			uep_wq_del(c->entries[i].wq, &c->entries[i].wait);
+			entry_free(&c->entries[i]);
 		free(c);
 	}
 }
@@ -166,6 +180,7 @@ int uep_do_poll(struct pollfd *fds, nfds_t nfds, const struct uep_deadline *dl,
 			break;
 		}
 		int r = uep_waiter_sleep(&pwq.waiter, dl, sigmask, false);
+		/* A full fence: the re-poll below reads without locks. */
 		uep_waiter_reset(&pwq.waiter);
 		if (r == -ETIMEDOUT)
 			timed_out = true;
@@ -198,6 +213,7 @@ int uep_file_wait_ready(struct uepoll_file *f, uint32_t want)
 		}
 		/* restart=true: after an SA_RESTART handler keep sleeping. */
 		int r = uep_waiter_sleep(&pwq.waiter, &forever, NULL, true);
+		/* A full fence: the re-poll below reads without locks. */
 		uep_waiter_reset(&pwq.waiter);
 		if (r == -EINTR) {
 			ret = -EINTR;

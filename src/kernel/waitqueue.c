@@ -77,8 +77,10 @@ void uep_wq_del(struct uepoll_wait_queue *wq, struct uep_wait_entry *e)
 }
 
 /*
- * The lockless check pairs with the fence in uep_poll_wait_hook(): either
- * the waker sees the new entry, or the poller sees the new state.
+ * The lockless check is load-after-store (the caller's new state, then
+ * wq->nr): the fence pairs with the one in uepoll_poll_wait() after the
+ * hook, and in uep_sock_wait_prepare().  Either the waker sees the new
+ * entry, or the poller sees the new state.
  */
 void uep_wake_up(struct uepoll_wait_queue *wq, uint32_t key)
 {

@@ -52,6 +52,13 @@ void uep_mutex_destroy(struct uep_mutex *m)
 	(void)m;
 }
 
+/*
+ * Spins before a contended lock sleeps.  uepoll's critical sections are a
+ * few hundred instructions (a ctl, a callback, a list splice), so a holder
+ * on another CPU usually lets go within 100 pauses (some microseconds);
+ * a futex sleep and wake costs more than that (40-50 us across the vCPUs
+ * of a small VM).  Longer spins only burn the CPU a preempted holder needs.
+ */
 #define SPIN_TRIES 100
 
 void uep_mutex_lock_slow(struct uep_mutex *m)
@@ -109,6 +116,13 @@ void uep_deadline_ms(struct uep_deadline *dl, int timeout_ms)
 	       (long)(timeout_ms % 1000) * 1000000L);
 }
 
+/*
+ * Relative timeouts longer than this (2^40 s, about 35,000 years) are
+ * "forever": far beyond any real wait, and small enough that now + rel
+ * cannot overflow a 64-bit time_t.
+ */
+#define DEADLINE_FOREVER_SEC ((time_t)1 << 40)
+
 void uep_deadline_ts(struct uep_deadline *dl, const struct timespec *rel)
 {
 	if (!rel) {
@@ -122,7 +136,7 @@ void uep_deadline_ts(struct uep_deadline *dl, const struct timespec *rel)
 	dl->kind = UEP_DL_AT;
 	ts_now(&dl->abs);
 	/* Saturate: a timeout of centuries is "forever" for every purpose. */
-	if (rel->tv_sec > (time_t)1 << 40) {
+	if (rel->tv_sec > DEADLINE_FOREVER_SEC) {
 		dl->kind = UEP_DL_FOREVER;
 		return;
 	}
@@ -208,6 +222,13 @@ static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val,
 	return syscall(SYS_futex, (uint32_t *)uaddr, op, val, ts, NULL, val3);
 }
 
+/*
+ * Futex wakes a thread may defer until it drops its last lock.  One
+ * wake-up decides a few: one waiter per instance it reaches, and a nested
+ * chain is at most 5 instances deep (EP_MAX_NESTS + 1).  A wake past the
+ * 16th is issued at once, which is correct, only slower for the woken
+ * thread; 16 keeps the per-thread array at 128 bytes.
+ */
 #define MAX_PENDING_WAKES 16
 
 UEP_TLS unsigned uep_lock_depth;
@@ -230,6 +251,14 @@ void uep_wake_flush(void)
 void uep_waiter_wake(struct uep_waiter *w)
 {
 	int efd = w->efd; /* read before the sleeper may go */
+	/*
+	 * The waker stored its new state (a count, a list) before calling
+	 * here; the fence orders that store before the exchange below.  It
+	 * pairs with the fence in uep_waiter_reset(), whose caller then
+	 * re-reads that state without a lock.  (An xchg is a full barrier
+	 * on x86 already; the fence makes the pairing hold in the C model.)
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
 	uint32_t old = atomic_exchange_explicit(&w->state, UEP_WAITER_WOKEN,
 	                                        memory_order_acq_rel);
 	if (old != UEP_WAITER_SLEEPING)

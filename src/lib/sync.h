@@ -6,9 +6,9 @@
  * announces itself (SLEEPING) before it sleeps, so a wake that comes first
  * costs no system call and a wake that comes later is never lost: the
  * futex compares the word, and the ppoll path reads a per-thread eventfd
- * that the waker writes (HARD-PARTS 1).  Sleeps are interruptible: a signal
- * handler that runs makes them return -EINTR, as epoll_wait does even under
- * SA_RESTART (HARD-PARTS 6).
+ * that the waker writes (docs/DESIGN.md, hard part 1).  Sleeps are
+ * interruptible: a signal handler that runs makes them return -EINTR, as
+ * epoll_wait does even under SA_RESTART (hard part 6).
  */
 #ifndef UEP_SYNC_H
 #define UEP_SYNC_H
@@ -128,16 +128,28 @@ void uep_waiter_init(struct uep_waiter *w, const sigset_t *sigmask);
 /* Wake w; called with the lock held that guards the structure holding w. */
 void uep_waiter_wake(struct uep_waiter *w);
 
+/* Has w been woken (a busy-polling waiter's check, no lock held)? */
 static inline bool uep_waiter_woken(struct uep_waiter *w)
 {
 	return atomic_load_explicit(&w->state, memory_order_acquire) ==
 	       UEP_WAITER_WOKEN;
 }
 
-/* Forget a wake-up before checking the condition again. */
+/*
+ * Forget a wake-up before checking the condition again (the kernel's
+ * smp_store_mb in poll_schedule_timeout).  The condition is then read
+ * without the lock the waker holds (eventfd's count, a socket's wmem), so
+ * this is store-then-load against the waker's store-then-exchange: the
+ * full fence here pairs with the one in uep_waiter_wake().  Either the
+ * re-check sees the waker's new state, or the waker's exchange sees IDLE
+ * and our next sleep finds WOKEN.  Without it the IDLE store could wait
+ * in the store buffer, the re-check read the old state, and the late IDLE
+ * overwrite the waker's WOKEN: a sleep with the event posted.
+ */
 static inline void uep_waiter_reset(struct uep_waiter *w)
 {
 	atomic_store_explicit(&w->state, UEP_WAITER_IDLE, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
 }
 
 /*

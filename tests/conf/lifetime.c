@@ -51,23 +51,9 @@ static void expect_(int line, int ep, uint32_t mask, const uint64_t *want,
 #define EXPECT(ep, ...) EXPECT_M(ep, EPOLLIN, __VA_ARGS__)
 #define EXPECT_NONE(ep) expect_(__LINE__, ep, 0, NULL, 0)
 
-static int mkep(void)
-{
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
-	return ep;
-}
-
 static void mkpipe(int p[2])
 {
 	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
-}
-
-static int mkefd(unsigned int init)
-{
-	int efd = sys_eventfd(init, EFD_NONBLOCK);
-	ASSERT_GE(efd, 0);
-	return efd;
 }
 
 static int ctl(int ep, int op, int fd, uint32_t events, uint64_t data)
@@ -83,7 +69,7 @@ static int ctl(int ep, int op, int fd, uint32_t events, uint64_t data)
 
 TEST(life_del_through_dup_enoent)
 {
-	int ep = mkep(), p[2];
+	int ep = new_ep(), p[2];
 	mkpipe(p);
 	ADD(ep, p[0], EPOLLIN, 1);
 	int d = sys_dup(p[0]);
@@ -97,7 +83,7 @@ TEST(life_del_through_dup_enoent)
 
 TEST(life_mod_through_dup_enoent)
 {
-	int ep = mkep(), p[2];
+	int ep = new_ep(), p[2];
 	mkpipe(p);
 	ADD(ep, p[0], EPOLLIN, 1);
 	int d = sys_dup(p[0]);
@@ -109,7 +95,7 @@ TEST(life_mod_through_dup_enoent)
 
 TEST(life_add_dup_two_registrations)
 {
-	int ep = mkep(), p[2];
+	int ep = new_ep(), p[2];
 	mkpipe(p);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
@@ -133,7 +119,7 @@ TEST(life_add_dup_two_registrations)
 
 TEST(life_add_dup_independent_modes)
 {
-	int ep = mkep(), p[2];
+	int ep = new_ep(), p[2];
 	mkpipe(p);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
@@ -154,7 +140,7 @@ TEST(life_add_dup_independent_modes)
 
 TEST(life_close_registered_fd_dup_alive_events_continue)
 {
-	int ep = mkep(), p[2];
+	int ep = new_ep(), p[2];
 	mkpipe(p);
 	ADD(ep, p[0], EPOLLIN, 7);
 	int d = sys_dup(p[0]);
@@ -173,7 +159,7 @@ TEST(life_close_registered_fd_dup_alive_events_continue)
 
 TEST(life_closed_number_del_mod_ebadf)
 {
-	int ep = mkep(), p[2];
+	int ep = new_ep(), p[2];
 	mkpipe(p);
 	ADD(ep, p[0], EPOLLIN, 7);
 	int d = sys_dup(p[0]);
@@ -189,7 +175,7 @@ TEST(life_closed_number_del_mod_ebadf)
 
 TEST(life_dup2_same_file_onto_closed_number_eexist)
 {
-	int ep = mkep(), p[2];
+	int ep = new_ep(), p[2];
 	mkpipe(p);
 	ADD(ep, p[0], EPOLLIN, 7);
 	int d = sys_dup(p[0]);
@@ -208,7 +194,7 @@ TEST(life_dup2_same_file_onto_closed_number_eexist)
 
 TEST(life_close_last_ref_removes_registration)
 {
-	int ep = mkep(), p[2], q[2];
+	int ep = new_ep(), p[2], q[2];
 	mkpipe(p);
 	mkpipe(q);
 	ADD(ep, p[0], EPOLLIN, 1);
@@ -227,7 +213,7 @@ TEST(life_close_last_ref_removes_registration)
 
 TEST(life_close_ready_item_leaves_ready_list)
 {
-	int ep = mkep(), p[2], q[2];
+	int ep = new_ep(), p[2], q[2];
 	mkpipe(p);
 	mkpipe(q);
 	ADD(ep, p[0], EPOLLIN, 1);
@@ -241,7 +227,7 @@ TEST(life_close_ready_item_leaves_ready_list)
 
 TEST(life_close_dup_keeps_registration)
 {
-	int ep = mkep(), p[2];
+	int ep = new_ep(), p[2];
 	mkpipe(p);
 	ADD(ep, p[0], EPOLLIN, 5);
 	int d = sys_dup(p[0]);
@@ -255,7 +241,7 @@ TEST(life_close_dup_keeps_registration)
 
 TEST(life_two_regs_close_one_number_both_stay)
 {
-	int ep = mkep(), p[2];
+	int ep = new_ep(), p[2];
 	mkpipe(p);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
@@ -271,7 +257,7 @@ TEST(life_two_regs_close_one_number_both_stay)
 
 TEST(life_close_write_end_registration_removed)
 {
-	int ep = mkep(), p[2];
+	int ep = new_ep(), p[2];
 	mkpipe(p);
 	ADD(ep, p[1], EPOLLOUT, 1);
 	ADD(ep, p[0], EPOLLIN, 2);
@@ -286,7 +272,7 @@ TEST(life_close_write_end_registration_removed)
 
 TEST(life_dup2_over_registered_last_ref)
 {
-	int ep = mkep(), p[2], q[2];
+	int ep = new_ep(), p[2], q[2];
 	mkpipe(p);
 	mkpipe(q);
 	ADD(ep, p[0], EPOLLIN, 1);
@@ -302,7 +288,7 @@ TEST(life_dup2_over_registered_last_ref)
 
 TEST(life_dup2_over_registered_old_file_alive)
 {
-	int ep = mkep(), p[2], q[2];
+	int ep = new_ep(), p[2], q[2];
 	mkpipe(p);
 	mkpipe(q);
 	ADD(ep, p[0], EPOLLIN, 1);
@@ -324,8 +310,8 @@ TEST(life_dup2_over_registered_old_file_alive)
 
 TEST(life_dup3_over_registered_last_ref)
 {
-	int ep = mkep();
-	int a = mkefd(1), b = mkefd(1);
+	int ep = new_ep();
+	int a = new_efd(1, EFD_NONBLOCK), b = new_efd(1, EFD_NONBLOCK);
 	ADD(ep, a, EPOLLIN, 1);
 	ADD(ep, b, EPOLLIN, 2);
 	EXPECT(ep, 1, 2);
@@ -338,8 +324,8 @@ TEST(life_dup3_over_registered_last_ref)
 
 TEST(life_dup2_onto_itself_keeps_registration)
 {
-	int ep = mkep();
-	int a = mkefd(1);
+	int ep = new_ep();
+	int a = new_efd(1, EFD_NONBLOCK);
 	ADD(ep, a, EPOLLIN, 1);
 	ASSERT_EQ(sys_dup2(a, a), a);
 	EXPECT(ep, 1);
@@ -348,8 +334,8 @@ TEST(life_dup2_onto_itself_keeps_registration)
 
 TEST(life_dup2_to_high_number_is_new_key)
 {
-	int ep = mkep();
-	int a = mkefd(1);
+	int ep = new_ep();
+	int a = new_efd(1, EFD_NONBLOCK);
 	ADD(ep, a, EPOLLIN, 1);
 	int hi = SYS_FD_HIGH;
 	ASSERT_EQ(sys_dup2(a, hi), hi);
@@ -364,8 +350,8 @@ TEST(life_dup2_to_high_number_is_new_key)
 
 TEST(life_fcntl_dupfd_is_a_dup)
 {
-	int ep = mkep();
-	int a = mkefd(1);
+	int ep = new_ep();
+	int a = new_efd(1, EFD_NONBLOCK);
 	ADD(ep, a, EPOLLIN, 1);
 	int d = sys_fcntl(a, F_DUPFD_CLOEXEC, 0);
 	ASSERT_GE(d, 0);
@@ -383,8 +369,8 @@ TEST(life_fcntl_dupfd_is_a_dup)
 
 TEST(life_epoll_dup_keeps_instance)
 {
-	int ep = mkep();
-	int a = mkefd(1), b = mkefd(0);
+	int ep = new_ep();
+	int a = new_efd(1, EFD_NONBLOCK), b = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, a, EPOLLIN, 1);
 	int ep2 = sys_dup(ep);
 	ASSERT_GE(ep2, 0);
@@ -400,8 +386,8 @@ TEST(life_epoll_dup_keeps_instance)
 
 TEST(life_epoll_dup_is_same_instance)
 {
-	int ep = mkep();
-	int a = mkefd(1);
+	int ep = new_ep();
+	int a = new_efd(1, EFD_NONBLOCK);
 	int ep2 = sys_dup(ep);
 	ASSERT_GE(ep2, 0);
 	ADD(ep, a, EPOLLIN, 1);
@@ -416,7 +402,7 @@ TEST(life_epoll_dup_is_same_instance)
 
 TEST(life_epoll_dup_add_into_itself_einval)
 {
-	int ep = mkep();
+	int ep = new_ep();
 	int ep2 = sys_dup(ep);
 	ASSERT_GE(ep2, 0);
 	ASSERT_ERRNO(ctl(ep, EPOLL_CTL_ADD, ep2, EPOLLIN, 1), EINVAL);
@@ -426,7 +412,7 @@ TEST(life_epoll_dup_add_into_itself_einval)
 
 TEST(life_close_epoll_other_instance_unaffected)
 {
-	int ep1 = mkep(), ep2 = mkep(), p[2];
+	int ep1 = new_ep(), ep2 = new_ep(), p[2];
 	mkpipe(p);
 	ADD(ep1, p[0], EPOLLIN, 1);
 	ADD(ep2, p[0], EPOLLIN, 2);
@@ -448,11 +434,11 @@ TEST(life_close_epoll_then_new_instance_same_pipe)
 {
 	int p[2];
 	mkpipe(p);
-	int ep1 = mkep();
+	int ep1 = new_ep();
 	ADD(ep1, p[0], EPOLLIN | EPOLLET, 1);
 	write_byte(p[1]);
 	ASSERT_OK(sys_close(ep1)); /* with a queued item */
-	int ep2 = mkep();
+	int ep2 = new_ep();
 	ADD(ep2, p[0], EPOLLIN | EPOLLET, 2);
 	EXPECT(ep2, 2);
 	EXPECT_NONE(ep2);
@@ -462,8 +448,8 @@ TEST(life_close_epoll_then_new_instance_same_pipe)
 
 TEST(life_eventfd_in_two_instances)
 {
-	int ep1 = mkep(), ep2 = mkep();
-	int efd = mkefd(0);
+	int ep1 = new_ep(), ep2 = new_ep();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep1, efd, EPOLLIN, 1);
 	ADD(ep2, efd, EPOLLIN | EPOLLET, 2);
 	EXPECT_NONE(ep1);
@@ -484,9 +470,9 @@ TEST(life_eventfd_in_two_instances)
 TEST(life_close_fd_watched_by_three_instances)
 {
 	int ep[3];
-	int efd = mkefd(1);
+	int efd = new_efd(1, EFD_NONBLOCK);
 	for (int i = 0; i < 3; i++) {
-		ep[i] = mkep();
+		ep[i] = new_ep();
 		ADD(ep[i], efd, EPOLLIN, (uint64_t)(10 + i));
 	}
 	EXPECT(ep[0], 10);
@@ -499,8 +485,8 @@ TEST(life_close_fd_watched_by_three_instances)
 
 TEST(life_readd_after_del)
 {
-	int ep = mkep();
-	int efd = mkefd(1);
+	int ep = new_ep();
+	int efd = new_efd(1, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	EXPECT(ep, 1);
 	DEL(ep, efd);
@@ -522,8 +508,8 @@ TEST(life_readd_after_del)
 
 TEST(life_nested_inner_closed_removes_registration)
 {
-	int outer = mkep(), inner = mkep();
-	int efd = mkefd(1);
+	int outer = new_ep(), inner = new_ep();
+	int efd = new_efd(1, EFD_NONBLOCK);
 	ADD(inner, efd, EPOLLIN, 1);
 	ADD(outer, inner, EPOLLIN, 100);
 	EXPECT(outer, 100);
@@ -535,8 +521,8 @@ TEST(life_nested_inner_closed_removes_registration)
 
 TEST(life_nested_inner_dup_keeps_registration)
 {
-	int outer = mkep(), inner = mkep();
-	int efd = mkefd(0);
+	int outer = new_ep(), inner = new_ep();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(inner, efd, EPOLLIN, 1);
 	ADD(outer, inner, EPOLLIN, 100);
 	int d = sys_dup(inner);
@@ -555,14 +541,14 @@ TEST(life_nested_inner_dup_keeps_registration)
 
 TEST(life_nested_outer_closed_inner_still_works)
 {
-	int outer = mkep(), inner = mkep();
-	int efd = mkefd(0);
+	int outer = new_ep(), inner = new_ep();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(inner, efd, EPOLLIN, 1);
 	ADD(outer, inner, EPOLLIN, 100);
 	write_u64(efd, 1);
 	ASSERT_OK(sys_close(outer));
 	EXPECT(inner, 1);
-	int outer2 = mkep();
+	int outer2 = new_ep();
 	ADD(outer2, inner, EPOLLIN | EPOLLET, 200);
 	EXPECT(outer2, 200);
 	EXPECT_NONE(outer2);
@@ -572,8 +558,8 @@ TEST(life_nested_outer_closed_inner_still_works)
 
 TEST(life_nested_watched_file_closed_under_inner)
 {
-	int outer = mkep(), inner = mkep();
-	int efd = mkefd(1);
+	int outer = new_ep(), inner = new_ep();
+	int efd = new_efd(1, EFD_NONBLOCK);
 	ADD(inner, efd, EPOLLIN, 1);
 	ADD(outer, inner, EPOLLIN, 100);
 	EXPECT(outer, 100);

@@ -154,6 +154,22 @@ static inline int new_ep(void)
 	return ep;
 }
 
+/* A new eventfd; asserts success. */
+static inline int new_efd(unsigned int init, int flags)
+{
+	int fd = sys_eventfd(init, flags);
+	ASSERT_GE(fd, 0);
+	return fd;
+}
+
+/* A number that was an eventfd and is closed now (for EBADF). */
+static inline int closed_fd(void)
+{
+	int fd = new_efd(0, 0);
+	ASSERT_OK(sys_close(fd));
+	return fd;
+}
+
 /* The poll() mask of fd for everything. */
 static inline short poll_mask(int fd)
 {
@@ -184,6 +200,14 @@ static inline int wait0(int ep, struct epoll_event *out, int max)
 	ASSERT_GE(n, 0);
 	return n;
 }
+
+/*
+ * Bounds for timing asserts: a wait of N ms must take at least N -
+ * SLACK_MS (clocks and timer slack round), and "returns at once" means
+ * within LATE_MS (generous: the test machine is shared and loaded).
+ */
+#define SLACK_MS 10
+#define LATE_MS 3000
 
 /* Monotonic time in milliseconds (for loose bounds on timeouts). */
 static inline int64_t now_ms(void)
