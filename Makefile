@@ -90,7 +90,7 @@ test: $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll $(EXAMPLES)
 $(B)/demo: examples/demo.c $(B)/libuepoll.a include/uepoll.h
 	$(Q)$(CC) $(CFLAGS) -Iinclude $(LWIP_USE_CFLAGS) -o $@ $(filter %.c,$^) $(LWIP_USE_LIBS) $(B)/libuepoll.a $(LDLIBS) $(LWIP_USE_LDLIBS)
 demo: $(B)/demo
-	@$(B)/demo
+	@$(B)/demo $(B)/demo-trace.json
 
 # Examples of the API beyond the demo; built by make test so they stay right.
 EXAMPLES := $(patsubst examples/%.c,$(B)/%,$(filter-out examples/demo.c,$(wildcard examples/*.c)))

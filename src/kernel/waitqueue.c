@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include "kernel/diag.h"
 #include "kernel/trace.h"
 #include "uepoll.h"
 
@@ -47,6 +48,8 @@ void uep_wake_up_locked(struct uepoll_wait_queue *wq, uint32_t key,
 {
 	struct uep_list *pos, *tmp;
 	uep_trace(UEPOLL_TRACE_WAKE_UP, -1, key, 0);
+	if (uep_diag_on())
+		uep_diag_wake_gen++;
 	/* A callback may unlink its own entry (never another one). */
 	uep_list_for_each_safe(pos, tmp, &wq->head)
 	{
@@ -103,3 +106,8 @@ void uep_wake_up_all(struct uepoll_wait_queue *wq, uint32_t key)
 
 _Atomic(uepoll_trace_fn) uep_trace_fn;
 void *_Atomic uep_trace_arg;
+
+/* ---- diagnostics ---- */
+
+_Atomic int uep_diag_flags;
+UEP_TLS unsigned uep_diag_wake_gen;
