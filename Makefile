@@ -113,6 +113,8 @@ EXAMPLES := $(patsubst examples/%.c,$(B)/%,$(filter-out examples/demo.c,$(wildca
 $(B)/%: examples/%.c $(B)/libuepoll.a include/uepoll.h
 	$(Q)$(CC) $(CFLAGS) -Iinclude $(LWIP_USE_CFLAGS) -o $@ $< $(LWIP_USE_LIBS) $(B)/libuepoll.a $(LDLIBS) $(LWIP_USE_LDLIBS)
 examples: $(EXAMPLES)
+# (make test names $(EXAMPLES) before they are defined: this builds them.)
+test: examples
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
