@@ -306,10 +306,14 @@ static void server(void)
 	uepoll_close(ep);
 }
 
+/* part 4, in demo_lwip.c: the TCP/IP stack's share of the story */
+void demo_lwip(void);
+
 int main(void)
 {
 	lifecycle();
 	contrast();
 	server();
+	demo_lwip();
 	return 0;
 }
