@@ -2,7 +2,7 @@
 # side (bench/README.md).  BENCH_QUICK=1 for a run under a minute.
 # make bench-callgrind: instruction counts of the hot paths.
 # bench/timer_lateness.c and bench/timer.mk are a separate benchmark.
-BENCH_SRC := $(filter-out bench/timer_lateness.c,$(wildcard bench/*.c))
+BENCH_SRC := $(filter-out bench/timer_lateness.c bench/http_wire.c,$(wildcard bench/*.c))
 BENCH_BIN := $(B)/bench/uepoll-bench
 BENCH_OUT := build/bench
 
