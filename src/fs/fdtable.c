@@ -17,7 +17,7 @@
  * Locks for the slots (number mod 256): many more than threads, so two
  * threads rarely meet on one unless they use one descriptor, and
  * neighbouring numbers, which programs use together, never share one;
- * 256 futex words are 1 KiB.
+ * 256 futex words are 1 KiB (in release builds).
  */
 #define UEP_FD_STRIPES 256
 #define WORD_BITS 64
