@@ -173,8 +173,7 @@ TEST(tfd_settime_gettime_ebadf)
 TEST(tfd_settime_gettime_not_timerfd)
 {
 	struct itimerspec t = its(10, 0), cur;
-	int efd = sys_eventfd(0, 0);
-	ASSERT_GE(efd, 0);
+	int efd = new_efd(0, 0);
 	ASSERT_ERRNO(sys_timerfd_settime(efd, 0, &t, NULL), EINVAL);
 	ASSERT_ERRNO(sys_timerfd_gettime(efd, &cur), EINVAL);
 	int ep = new_ep();
