@@ -18,22 +18,21 @@ CFLAGS  := -std=gnu11 $(WARN) $(CFLAGS_$(BUILD)) -D_GNU_SOURCE -pthread
 LIBCFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -fno-semantic-interposition -Iinclude -Isrc
 LDLIBS  := -pthread
 
-# Optional: liburing for the io_uring host backend (kernel fds).
-HAVE_LIBURING := $(shell printf '\043include <liburing.h>\nint main(void){struct io_uring r; return io_uring_queue_init(1,&r,0);}\n' | $(CC) -x c - -o /dev/null -luring 2>/dev/null && echo 1)
-ifeq ($(HAVE_LIBURING),1)
-LIBCFLAGS += -DUEP_HAVE_LIBURING
-LDLIBS  += -luring
-PC_LIBS := -luring
-else
-$(info liburing not found: the io_uring host backend is not built; the epoll backend is used (apt-get install liburing-dev))
 PC_LIBS :=
+
+# Optional: lwIP (liblwip-dev) for the uepoll-lwip module, src/net/lwip/
+# (its own library, libuepoll-lwip.a; rules in src/net/lwip/lwip.mk).
+LWIP_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags lwip 2>/dev/null))
+HAVE_LWIP := $(shell printf '\043include <lwip/tcpip.h>\nint main(void){tcpip_init(0,0);return 0;}\n' | $(CC) -x c - -o /dev/null $(LWIP_CFLAGS) -llwip -pthread 2>/dev/null && echo 1)
+ifneq ($(HAVE_LWIP),1)
+$(info lwIP not found: uepoll-lwip, its tests and demo scene are skipped (apt-get install liblwip-dev))
 endif
 
 LIB_SRC  := $(wildcard src/*/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 CONF_SRC := $(wildcard tests/conf/*.c)
-HDRS     := $(wildcard include/*.h src/*/*.h tests/*.h tests/conf/*.h)
+HDRS     := $(wildcard include/*.h src/*/*.h src/*/*/*.h tests/*.h tests/conf/*.h)
 
 .PHONY: all test test-unit test-kernel test-uepoll demo examples install clean format format-check
 all: $(B)/libuepoll.a $(B)/libuepoll.so $(B)/uepoll.pc
@@ -71,7 +70,7 @@ $(B)/t/conf-kernel: tests/runner.c $(CONF_SRC) $(HDRS)
 $(B)/t/conf-uepoll: tests/runner.c $(CONF_SRC) $(B)/libuepoll.a $(HDRS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) -Iinclude -DCONF_UEPOLL -DTEST_TARGET='"uepoll"' -o $@ tests/runner.c $(CONF_SRC) $(B)/libuepoll.a $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -Iinclude $(LWIP_USE_CFLAGS) -DCONF_UEPOLL -DTEST_TARGET='"uepoll"' -o $@ tests/runner.c $(CONF_SRC) $(LWIP_USE_LIBS) $(B)/libuepoll.a $(LDLIBS) $(LWIP_USE_LDLIBS)
 
 test-unit: $(B)/t/unit
 	@$(B)/t/unit | tee $(B)/t/unit.log
@@ -81,30 +80,25 @@ test-uepoll: $(B)/t/conf-uepoll
 	@$(B)/t/conf-uepoll | tee $(B)/t/uepoll.log
 
 # Runs all three (even when one fails), then prints the summed closing line.
-# The uepoll target runs once per host backend for the kernel-fd tests.
-HOST_RUNS := "UEPOLL_BACKEND=epoll $(B)/t/conf-uepoll host_"
-ifeq ($(HAVE_LIBURING),1)
-HOST_RUNS += "UEPOLL_BACKEND=uring $(B)/t/conf-uepoll host_"
-else
-HOST_RUNS += "echo 'skip uepoll/host_* with UEPOLL_BACKEND=uring: built without liburing'; echo 'uring: 0 passed, 0 failed, 1 skipped'"
-endif
 TSAN_OPTIONS ?= halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp
 ASAN_OPTIONS ?= abort_on_error=1 detect_leaks=1
 export TSAN_OPTIONS ASAN_OPTIONS
 test: $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll $(EXAMPLES)
-	@tools/run-tests tools/check-layers $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll $(HOST_RUNS) $(PRELOAD_RUNS)
+	@tools/run-tests tools/check-layers tools/check-docs $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll $(PRELOAD_RUNS)
 
 # ---- demo, install -------------------------------------------------------
-$(B)/demo: examples/demo.c $(B)/libuepoll.a include/uepoll.h
-	$(Q)$(CC) $(CFLAGS) -Iinclude -o $@ $< $(B)/libuepoll.a $(LDLIBS)
+$(B)/demo: examples/demo.c examples/demo_lwip.c $(B)/libuepoll.a include/uepoll.h
+	$(Q)$(CC) $(CFLAGS) -Iinclude $(LWIP_USE_CFLAGS) -o $@ $(filter %.c,$^) $(LWIP_USE_LIBS) $(B)/libuepoll.a $(LDLIBS) $(LWIP_USE_LDLIBS)
 demo: $(B)/demo
-	@$(B)/demo
+	@$(B)/demo $(B)/demo-trace.json
 
 # Examples of the API beyond the demo; built by make test so they stay right.
-EXAMPLES := $(patsubst examples/%.c,$(B)/%,$(filter-out examples/demo.c,$(wildcard examples/*.c)))
+EXAMPLES := $(patsubst examples/%.c,$(B)/%,$(filter-out examples/demo.c examples/demo_%.c,$(wildcard examples/*.c)))
 $(B)/%: examples/%.c $(B)/libuepoll.a include/uepoll.h
-	$(Q)$(CC) $(CFLAGS) -Iinclude -o $@ $< $(B)/libuepoll.a $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -Iinclude $(LWIP_USE_CFLAGS) -o $@ $< $(LWIP_USE_LIBS) $(B)/libuepoll.a $(LDLIBS) $(LWIP_USE_LDLIBS)
 examples: $(EXAMPLES)
+# (make test names $(EXAMPLES) before they are defined: this builds them.)
+test: examples
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -114,7 +108,7 @@ install: all
 	ln -sf libuepoll.so.0 $(DESTDIR)$(PREFIX)/lib/libuepoll.so
 	install -m 644 $(B)/uepoll.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
-FORMAT_FILES = $(wildcard include/*.h src/*/*.[ch] tests/*.[ch] tests/*/*.[ch] bench/*.[ch] examples/*.[ch] preload/*.[ch])
+FORMAT_FILES = $(wildcard include/*.h src/*/*.[ch] src/*/*/*.[ch] tests/*.[ch] tests/*/*.[ch] bench/*.[ch] examples/*.[ch] preload/*.[ch])
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
@@ -124,4 +118,4 @@ clean:
 	rm -rf build
 
 # Further parts of the tree bring their own rules (bench, stress, fuzz).
--include $(wildcard bench/*.mk tests/*/*.mk preload/*.mk)
+-include $(wildcard bench/*.mk tests/*/*.mk preload/*.mk src/*/*/*.mk)

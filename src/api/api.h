@@ -17,4 +17,10 @@ enum uep_file_kind uep_file_kind(const struct uepoll_file *f);
 int uep_file_setfl(struct uepoll_file *f, unsigned arg);
 int uep_file_pipe_size(struct uepoll_file *f, int cmd, unsigned arg);
 
+/*
+ * For the preload: a new uepoll descriptor for an instance whose kernel
+ * half is kfd, the program's own kernel epoll (see preload/); -errno.
+ */
+int uep_preload_instance(int kfd);
+
 #endif

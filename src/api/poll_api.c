@@ -14,6 +14,7 @@
  * there.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -47,6 +48,7 @@ UEPOLL_API int uepoll_ppoll(struct pollfd *fds, nfds_t nfds,
 		    tmo->tv_nsec >= 1000000000L)
 			return (int)uep_ret_errno(-EINVAL);
 	}
+	/* uepoll_poll's bound (api.c): every uepoll number and 65536 more. */
 	if (nfds > (nfds_t)uep_fd_limit() + 65536)
 		return (int)uep_ret_errno(-EINVAL);
 	if (nfds && (!fds || !uep_access_ok(fds, nfds * sizeof(*fds))))
@@ -123,12 +125,15 @@ static int sel_collect(struct sel *s)
 				ev |= POLLPRI;
 			if (!ev)
 				continue;
-			int err;
-			struct uepoll_file *f = uep_fget_any((int)i, &err);
-			if (!f && err != -EPERM)
-				return -EBADF; /* EPERM: a regular file */
-			if (f)
+			if (!uep_is_uepoll_fd((int)i)) {
+				if (fcntl((int)i, F_GETFD) < 0)
+					return -EBADF;
+			} else {
+				struct uepoll_file *f = uep_fget((int)i);
+				if (!f)
+					return -EBADF;
 				uep_file_put(f);
+			}
 			if (s->n == cap) {
 				cap = cap ? 2 * cap : 16;
 				struct pollfd *p =

@@ -11,16 +11,26 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "fs/ep_diag.h"
 #include "fs/fdtable.h"
 #include "net/socket.h"
 #include "api/uaccess.h"
+#include "api/usock.h"
 
-/* The socket at fd with a file reference, or -EBADF / -ENOTSOCK. */
+/*
+ * The socket at fd with a file reference, or -EBADF / -ENOTSOCK.  *skp is
+ * NULL for a socket of the user's own (f->f_sop, usock_api.c).
+ */
 static int sock_lookup(int fd, struct uepoll_file **fp, struct uep_sock **skp)
 {
 	struct uepoll_file *f = uep_fget(fd);
 	if (!f)
 		return -EBADF;
+	if (f->f_sop) {
+		*fp = f;
+		*skp = NULL;
+		return 0;
+	}
 	if (!uep_is_file_socket(f)) {
 		uep_file_put(f);
 		return -ENOTSOCK;
@@ -49,8 +59,12 @@ static int addr_in(const struct sockaddr *a, socklen_t len,
 
 UEPOLL_API int uepoll_socket(int domain, int type, int protocol)
 {
-	if (domain != AF_UNIX)
+	int fd;
+	if (domain != AF_UNIX) {
+		if (uep_usock_family(domain, type, protocol, &fd))
+			return fd;
 		return socket(domain, type, protocol);
+	}
 	return (int)uep_ret_errno(uep_socket_create(domain, type, protocol));
 }
 
@@ -86,7 +100,8 @@ UEPOLL_API int uepoll_bind(int fd, const struct sockaddr *addr, socklen_t len)
 		return (int)uep_ret_errno(r);
 	r = addr_in(addr, len, &k);
 	if (!r)
-		r = uep_sock_bind(sk, (struct sockaddr *)&k, len);
+		r = sk ? uep_sock_bind(sk, (struct sockaddr *)&k, len)
+		       : UEP_USOCK_CALL(f, bind, (struct sockaddr *)&k, len);
 	uep_file_put(f);
 	return (int)uep_ret_errno(r);
 }
@@ -100,9 +115,26 @@ UEPOLL_API int uepoll_listen(int fd, int backlog)
 	int r = sock_lookup(fd, &f, &sk);
 	if (r)
 		return (int)uep_ret_errno(r);
-	r = uep_sock_listen(sk, backlog);
+	r = sk ? uep_sock_listen(sk, backlog)
+	       : UEP_USOCK_CALL(f, listen, backlog);
 	uep_file_put(f);
 	return (int)uep_ret_errno(r);
+}
+
+/* accept on a user socket: the address through a sockaddr_storage. */
+static int usock_accept(struct uepoll_file *f, struct sockaddr *addr,
+                        socklen_t *addrlen, int flags)
+{
+	struct sockaddr_storage k;
+	socklen_t n = sizeof(k);
+	if (addr && (int)*addrlen < 0)
+		return -EINVAL;
+	int fd = uep_usock_accept(f, (struct sockaddr *)&k, &n, flags);
+	if (fd >= 0 && addr) {
+		memcpy(addr, &k, *addrlen < n ? *addrlen : n);
+		*addrlen = n;
+	}
+	return fd;
 }
 
 UEPOLL_API int uepoll_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen,
@@ -120,8 +152,12 @@ UEPOLL_API int uepoll_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen,
 		return (int)uep_ret_errno(r);
 	if (addr && !addrlen)
 		r = -EFAULT;
+	else if (!sk)
+		r = usock_accept(f, addr, addrlen, flags);
 	else
 		r = uep_sock_accept(sk, f, addr, addrlen, flags);
+	if (uep_diag_on())
+		uep_diag_read(f, r == 0 ? 1 : r); /* fd 0 is no EOF */
 	uep_file_put(f);
 	return (int)uep_ret_errno(r);
 }
@@ -145,9 +181,11 @@ UEPOLL_API int uepoll_connect(int fd, const struct sockaddr *addr,
 	if (!f)
 		return (int)uep_ret_errno(-EBADF);
 	int r = addr_in(addr, len, &k);
-	if (!r && !uep_is_file_socket(f))
+	if (!r && f->f_sop)
+		r = uep_usock_connect(f, (struct sockaddr *)&k, len);
+	else if (!r && !uep_is_file_socket(f))
 		r = -ENOTSOCK;
-	if (!r)
+	else if (!r)
 		r = uep_sock_connect(uep_file_sock(f), f, (struct sockaddr *)&k,
 		                     len);
 	uep_file_put(f);
@@ -167,7 +205,8 @@ static int do_getname(int fd, struct sockaddr *addr, socklen_t *len, bool peer)
 		return -EFAULT;
 	}
 	socklen_t room = *len, n = sizeof(k);
-	r = uep_sock_getname(sk, (struct sockaddr *)&k, &n, peer);
+	r = sk ? uep_sock_getname(sk, (struct sockaddr *)&k, &n, peer)
+	       : UEP_USOCK_CALL(f, getname, (struct sockaddr *)&k, &n, peer);
 	uep_file_put(f);
 	if (r)
 		return r;
@@ -201,7 +240,7 @@ UEPOLL_API int uepoll_shutdown(int fd, int how)
 	int r = sock_lookup(fd, &f, &sk);
 	if (r)
 		return (int)uep_ret_errno(r);
-	r = uep_sock_shutdown(sk, how);
+	r = sk ? uep_sock_shutdown(sk, how) : UEP_USOCK_CALL(f, shutdown, how);
 	uep_file_put(f);
 	return (int)uep_ret_errno(r);
 }
@@ -216,9 +255,9 @@ UEPOLL_API int uepoll_getsockopt(int fd, int level, int name, void *val,
 	int r = sock_lookup(fd, &f, &sk);
 	if (r)
 		return (int)uep_ret_errno(r);
-	r = (!len || (!val && *len))
-	            ? -EFAULT
-	            : uep_sock_getsockopt(sk, level, name, val, len);
+	r = (!len || (!val && *len)) ? -EFAULT
+	    : sk ? uep_sock_getsockopt(sk, level, name, val, len)
+	         : UEP_USOCK_CALL(f, getsockopt, level, name, val, len);
 	uep_file_put(f);
 	return (int)uep_ret_errno(r);
 }
@@ -235,9 +274,9 @@ UEPOLL_API int uepoll_setsockopt(int fd, int level, int name, const void *val,
 	int r = sock_lookup(fd, &f, &sk);
 	if (r)
 		return (int)uep_ret_errno(r);
-	r = (!val && len >= sizeof(int))
-	            ? -EFAULT
-	            : uep_sock_setsockopt(sk, level, name, val, len);
+	r = (!val && len >= sizeof(int)) ? -EFAULT
+	    : sk ? uep_sock_setsockopt(sk, level, name, val, len)
+	         : UEP_USOCK_CALL(f, setsockopt, level, name, val, len);
 	uep_file_put(f);
 	return (int)uep_ret_errno(r);
 }
@@ -279,7 +318,8 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *umsg, int flags)
 		memcpy(&k, msg.msg_name, msg.msg_namelen);
 		msg.msg_name = &k;
 	}
-	r = uep_sock_sendmsg(sk, f, &msg, flags);
+	r = sk ? uep_sock_sendmsg(sk, f, &msg, flags)
+	       : uep_usock_sendmsg(f, &msg, flags);
 out:
 	uep_file_put(f);
 	return r;
@@ -309,7 +349,10 @@ static ssize_t do_recvmsg(int fd, struct msghdr *umsg, int flags)
 	}
 	msg.msg_name = umsg->msg_name ? &k : NULL;
 	msg.msg_namelen = sizeof(k);
-	r = uep_sock_recvmsg(sk, f, &msg, flags);
+	r = sk ? uep_sock_recvmsg(sk, f, &msg, flags)
+	       : uep_usock_recvmsg(f, &msg, flags);
+	if (uep_diag_on())
+		uep_diag_read(f, r);
 	if (r < 0)
 		goto out;
 	if (umsg->msg_name) {

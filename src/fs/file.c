@@ -19,6 +19,7 @@ struct uepoll_file *uep_file_alloc(const struct uepoll_file_operations *fops,
 		return NULL;
 	atomic_init(&f->f_count, 1);
 	f->f_op = fops;
+	f->f_sop = NULL;
 	f->private_data = private_data;
 	atomic_init(&f->f_flags, flags & (O_ACCMODE | O_NONBLOCK | O_DIRECT));
 	switch (flags & O_ACCMODE) {
@@ -35,6 +36,9 @@ struct uepoll_file *uep_file_alloc(const struct uepoll_file_operations *fops,
 	uep_mutex_init(&f->f_lock);
 	f->f_ep = NULL;
 	f->f_check_gen = 0;
+	atomic_init(&f->f_diag_drains, 0);
+	atomic_init(&f->f_diag_firsts, 0);
+	atomic_init(&f->f_diag_wasted, 0);
 	return f;
 }
 

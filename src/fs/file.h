@@ -3,7 +3,7 @@
  * struct file).  A file has a reference count, file operations (the public
  * struct uepoll_file_operations), flags, and the list of epoll
  * registrations watching it, which its final release removes
- * (HARD-PARTS 4: an epitem holds no reference to its file).
+ * (docs/DESIGN.md, hard part 4: an epitem holds no reference to its file).
  */
 #ifndef UEP_FILE_H
 #define UEP_FILE_H
@@ -37,12 +37,17 @@ struct uep_epitem;
 struct uepoll_file {
 	_Atomic long f_count;
 	const struct uepoll_file_operations *f_op;
+	/* A user socket's operations (uepoll_socket_create), or NULL. */
+	const struct uepoll_socket_operations *f_sop;
 	void *private_data;
 	_Atomic int f_flags; /* O_ACCMODE bits, then F_SETFL's (api/io_api.c) */
 	unsigned f_mode;     /* UEP_FMODE_*; fixed at creation */
 	struct uep_mutex f_lock;
 	struct uep_epitem *f_ep; /* watchers, under f_lock (eventpoll.c) */
 	unsigned f_check_gen;    /* path-check mark, under epnested_mutex */
+	/* diagnostic mode (fs/ep_diag.c): reads that returned EAGAIN or 0,
+	 * first reads after a delivery, and those that gave EAGAIN */
+	_Atomic uint32_t f_diag_drains, f_diag_firsts, f_diag_wasted;
 };
 
 /*

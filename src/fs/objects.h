@@ -11,5 +11,7 @@ struct uepoll_file;
 #define UEP_PIPE_SIZE 65536
 bool uep_is_file_pipe(const struct uepoll_file *f);
 int uep_pipe_set_size(struct uepoll_file *f, unsigned size);
+/* FIONREAD of a pipe end; -ENOTTY when f is not a pipe. */
+int uep_pipe_nread(struct uepoll_file *f);
 
 #endif

@@ -222,6 +222,7 @@ int uep_sock_wait_sleep(struct uep_sock_waiter *sw)
 	static const struct uep_deadline forever = {.kind = UEP_DL_FOREVER};
 	/* restart: an SA_RESTART handler resumes the sleep, as in the kernel */
 	int r = uep_waiter_sleep(&sw->w, &forever, NULL, true);
+	/* A full fence: the caller re-reads the socket without its lock. */
 	uep_waiter_reset(&sw->w);
 	return r == -EINTR ? -EINTR : 0;
 }
