@@ -437,3 +437,46 @@ TEST(busy_poll_spin_ends_at_the_timeout)
 	uepoll_close(efd);
 	uepoll_close(ep);
 }
+
+/* Two threads harvest one edge-triggered instance while a third writes:
+ * a thread's item is checked at its own next wait, so none is reported. */
+struct et_share {
+	int ep, efd;
+	_Atomic int stop;
+};
+
+static void *et_reader(void *arg)
+{
+	struct et_share *s = arg;
+	while (!atomic_load(&s->stop)) {
+		struct epoll_event ev;
+		uint64_t v;
+		if (uepoll_wait(s->ep, &ev, 1, 10) == 1)
+			uepoll_read(s->efd, &v, 8); /* one read drains it */
+	}
+	return NULL;
+}
+
+TEST(diag_et_shared_instance_is_fine)
+{
+	diag_on();
+	struct et_share s = {.ep = uepoll_create1(0),
+	                     .efd = uepoll_eventfd(0, EFD_NONBLOCK)};
+	add(s.ep, s.efd, EPOLLIN | EPOLLET);
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		ASSERT_EQ(pthread_create(&t[i], NULL, et_reader, &s), 0);
+	for (int i = 0; i < 3000; i++) {
+		uint64_t one = 1;
+		ASSERT_EQ(uepoll_write(s.efd, &one, 8), 8);
+		if (i % 64 == 0)
+			usleep(100);
+	}
+	usleep(50000);
+	atomic_store(&s.stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	ASSERT_EQ(count_kind(UEPOLL_DIAG_ET_UNREAD), 0);
+	uepoll_close(s.efd);
+	uepoll_close(s.ep);
+}
