@@ -346,11 +346,15 @@ static void timeline(const char *path)
 	uepoll_close(ep);
 }
 
+/* part 4, in demo_lwip.c: the TCP/IP stack's share of the story */
+void demo_lwip(void);
+
 int main(int argc, char **argv)
 {
 	lifecycle();
 	timeline(argc > 1 ? argv[1] : "uepoll-demo-trace.json");
 	contrast();
 	server();
+	demo_lwip();
 	return 0;
 }

@@ -367,13 +367,18 @@ UEPOLL_API int uepoll_item_info(int epfd, int fd,
  * (uepoll_wait, uepoll_poll) leaves its ready list empty; it never reads
  * the eventfd.  So after a harvest: read the eventfd to clear it, then if
  * uepoll_poll() says the instance is still readable, write 1 back.  One per
- * instance; kernel_eventfd -1 removes it.  The instance does not own it.
+ * instance; kernel_eventfd -1 removes it.  EBADF if it is not open, EINVAL
+ * if it is not an eventfd.  The instance keeps its own duplicate (close-
+ * on-exec, at a high number), closed when replaced, removed or when the
+ * instance goes, so you may close yours at any time.  It makes the eventfd
+ * non-blocking (O_NONBLOCK is shared by every descriptor of the eventfd):
+ * a full counter never stalls a wake-up.
  */
 UEPOLL_API int uepoll_notify(int epfd, int kernel_eventfd);
 
 /*
- * The backend that watches kernel fds: "uring", "epoll", or "none" before
- * the first kernel fd joined (UEPOLL_BACKEND=epoll|uring forces one).
+ * How kernel fds are watched: always "epoll" (each instance that holds
+ * kernel fds owns a kernel epoll, its kernel half; see README).
  */
 UEPOLL_API const char *uepoll_host_backend(void);
 

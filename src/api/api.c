@@ -18,7 +18,6 @@
 #include "fs/eventpoll.h"
 #include "fs/fdtable.h"
 #include "fs/file.h"
-#include "kfd/host.h"
 #include "fs/objects.h"
 #include "fs/select.h"
 #include "api/api.h"
@@ -66,11 +65,17 @@ UEPOLL_API int uepoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 		return (int)uep_ret_errno(-EBADF);
 	if (uep_diag_on())
 		uep_diag_note_epfd(epf, epfd);
-	int err;
-	struct uepoll_file *tf = uep_fget_any(fd, &err);
+	/* A kernel fd: one epoll_ctl on the instance's kernel half. */
+	if (!uep_is_uepoll_fd(fd)) {
+		r = uep_ep_ctl_kernel(epf, op, fd,
+		                      op != EPOLL_CTL_DEL ? &ev : NULL);
+		uep_file_put(epf);
+		return (int)uep_ret_errno(r);
+	}
+	struct uepoll_file *tf = uep_fget(fd);
 	if (!tf) {
 		uep_file_put(epf);
-		return (int)uep_ret_errno(err);
+		return (int)uep_ret_errno(-EBADF);
 	}
 	r = uep_ep_ctl(epf, op, tf, fd, &ev);
 	uep_file_put(tf);
@@ -242,10 +247,8 @@ UEPOLL_API ssize_t uepoll_write(int fd, const void *buf, size_t count)
 
 UEPOLL_API int uepoll_close(int fd)
 {
-	if (!uep_is_uepoll_fd(fd)) {
-		uep_host_forget(fd);
+	if (!uep_is_uepoll_fd(fd))
 		return close(fd);
-	}
 	if (uep_diag_on())
 		uep_diag_close(fd);
 	return (int)uep_ret_errno(uep_fd_close(fd));
@@ -446,4 +449,13 @@ UEPOLL_API int uepoll_setlimit(int which, long value)
 		return (int)uep_ret_errno(uep_fd_set_limit(value));
 	}
 	return (int)uep_ret_errno(-EINVAL);
+}
+
+/* The preload's epoll fd as an instance (api.h). */
+int uep_preload_instance(int kfd)
+{
+	struct uepoll_file *f = uep_ep_create_on(kfd);
+	if (!f)
+		return -ENOMEM;
+	return uep_file_install(f, O_CLOEXEC);
 }

@@ -42,7 +42,6 @@
 
 #include "fs/eventpoll_int.h"
 #include "fs/fdtable.h"
-#include "kfd/host.h"
 
 #define DIAG_BUCKETS 256
 #define STORM_MIN 16
@@ -439,8 +438,7 @@ static bool et_check(struct uep_eventpoll *ep, struct uep_ep_diag *d,
 	uint32_t drains_at = r->drains_at;
 	uint64_t wakeups = r->wakeups;
 	uep_mutex_unlock(&d->lock);
-	bool bad = (uep_is_host_file(epi->file) ||
-	            atomic_load(&epi->file->f_diag_drains) == drains_at) &&
+	bool bad = atomic_load(&epi->file->f_diag_drains) == drains_at &&
 	           (uep_ep_item_poll(epi, NULL) & EPOLLIN) &&
 	           !item_queued(ep, epi);
 	uep_mutex_lock(&d->lock);

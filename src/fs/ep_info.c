@@ -7,29 +7,93 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <fcntl.h>
 
 #include "fs/ep_diag.h"
 #include "fs/eventpoll_int.h"
 
 /* ---- notification of a kernel eventfd ---- */
 
+/*
+ * Is fd a kernel eventfd?  /proc says so by name; without /proc, an
+ * anonymous inode (no file type bits) is the best we can tell.
+ */
+static int notify_check(int fd)
+{
+	struct stat st;
+	char path[40], link[32];
+	if (fstat(fd, &st))
+		return -errno;
+	if (st.st_mode & S_IFMT)
+		return -EINVAL; /* a regular file, pipe, socket, device */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return 0;
+	link[n] = '\0';
+	return strcmp(link, "anon_inode:[eventfd]") ? -EINVAL : 0;
+}
+
+/*
+ * The instance's own duplicate of the caller's eventfd, close-on-exec, at a
+ * high number (out of the way of programs that count on low ones, and of
+ * select's FD_SETSIZE), made non-blocking: a write under ep->lock must
+ * never sleep.  O_NONBLOCK belongs to the open file, so the caller's
+ * descriptor becomes non-blocking too (documented in uepoll.h).
+ */
+static int notify_dup(int fd)
+{
+	int err = notify_check(fd);
+	if (err)
+		return err;
+	struct rlimit rl;
+	int min = 0;
+	if (!getrlimit(RLIMIT_NOFILE, &rl))
+		min = rl.rlim_cur > 2048 ? 1024 : (int)rl.rlim_cur / 2;
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, min);
+	if (d < 0 && min)
+		d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (d < 0)
+		return -errno;
+	int fl = fcntl(d, F_GETFL);
+	if (fl < 0 ||
+	    (!(fl & O_NONBLOCK) && fcntl(d, F_SETFL, fl | O_NONBLOCK))) {
+		err = -errno;
+		close(d);
+		return err;
+	}
+	return d;
+}
+
 int uep_ep_notify(struct uepoll_file *epf, int fd)
 {
 	if (!uep_is_file_epoll(epf))
 		return -EINVAL;
 	struct uep_eventpoll *ep = epf->private_data;
+	int own = -1;
+	if (fd >= 0) {
+		own = notify_dup(fd);
+		if (own < 0)
+			return own;
+	}
 	uep_mutex_lock(&ep->lock);
-	ep->notify_fd = fd;
+	int old = ep->notify_fd;
+	ep->notify_fd = own;
 	ep->notified = false;
-	if (fd >= 0 && !uep_list_empty(&ep->rdllist)) {
+	if (own >= 0 && !uep_list_empty(&ep->rdllist)) {
 		/* Something is queued already: signal it now. */
 		uint64_t one = 1;
-		ssize_t r = write(fd, &one, sizeof(one));
+		ssize_t r = write(own, &one, sizeof(one));
 		(void)r;
 		ep->notified = true;
 	}
 	uep_mutex_unlock(&ep->lock);
+	/* No write can use it any more: every write is under ep->lock. */
+	if (old >= 0)
+		close(old);
 	return 0;
 }
 

@@ -61,10 +61,21 @@ struct uep_eventpoll {
 	struct uep_list extra_hooks;        /* under mtx */
 	struct uepoll_file *file;
 	_Atomic long refcount; /* 1 for the file + 1 per item */
-	int notify_fd;         /* uepoll_notify(), under lock, or -1 */
-	bool notified;         /* notify_fd written, list not yet empty */
-	unsigned gen;          /* loop check marks, epnested_mutex */
+	int notify_fd; /* uepoll_notify()'s own dup, under lock, or -1 */
+	bool notified; /* notify_fd written, list not yet empty */
+	unsigned gen;  /* loop check marks, epnested_mutex */
 	int loop_check_depth;
+	/* The kernel half (ep_kfd.c): its kernel epoll or -1; set once, under
+	 * mtx and lock, after the first kernel fd is in it. */
+	_Atomic int kfd;
+	bool kfd_owned;   /* closed with the instance (the preload's is not) */
+	int wfd;          /* the wake eventfd in kfd, or -1; set with kfd */
+	int wfd_pid;      /* the process that sleeps in kfd (fork: ppoll) */
+	bool kernel_only; /* the preload's: kernel fds only, sleeps in kfd */
+	unsigned kalt;    /* which half a harvest takes first, under mtx */
+	/* Items whose (nested) instance's kernel half is in ours, under mtx. */
+	struct uep_epitem **knested;
+	unsigned nknested, capknested;
 	/* counters: under lock, but nwatches under mtx */
 	uint64_t nwatches, callbacks, wakeups, harvests, delivered;
 	/* EPIOCSPARAMS (ep_busy.c); read without a lock */
@@ -119,6 +130,27 @@ void uep_ep_start_scan(struct uep_eventpoll *ep, struct uep_list *txlist);
 /* End a scan (see eventpoll.c); delivered >= 0 counts a harvest. */
 void uep_ep_done_scan(struct uep_eventpoll *ep, struct uep_list *txlist,
                       struct uep_list *requeue, int delivered);
+
+/* Wake every uepoll_wait()er and poller of ep (key 0).  No lock held. */
+void uep_ep_wake_all(struct uep_eventpoll *ep);
+
+/*
+ * The kernel half, engine side (ep_kfd.c).  All with ep->mtx held.
+ * nested_poll: epi watches an epoll; if that one has a kernel half, put
+ * it in ep's (created if need be), so that kernel readiness below reaches
+ * ep's sleepers.  unlink: epi goes.  harvest: the kernel half's events
+ * now, with uepoll's own (nested instances' readiness) moved onto the
+ * ready list; a count or -errno.
+ */
+void uep_ep_kfd_nested_poll(struct uep_eventpoll *ep, struct uep_epitem *epi);
+void uep_ep_kfd_unlink(struct uep_eventpoll *ep, struct uep_epitem *epi);
+int uep_ep_kfd_harvest(struct uep_eventpoll *ep, struct epoll_event *events,
+                       int maxevents);
+/* Take uepoll's own events out of n kernel events; the count left. */
+int uep_ep_kfd_filter(struct uep_eventpoll *ep, struct epoll_event *events,
+                      int n);
+/* The instance is going: its kernel half too (if it owns it). */
+void uep_ep_kfd_release(struct uep_eventpoll *ep);
 
 /*
  * Busy polling (ep_busy.c): spin on w before sleeping if the instance asks

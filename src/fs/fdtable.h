@@ -40,13 +40,6 @@ int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags);
 int uep_fd_get_flags(int fd);
 int uep_fd_set_flags(int fd, unsigned fd_flags);
 
-/*
- * Any descriptor with a new reference: the table's file for uepoll
- * numbers, the kernel-fd bridge's host file for kernel ones; NULL with
- * *err = -EBADF, -EPERM or -ENOMEM.
- */
-struct uepoll_file *uep_fget_any(int fd, int *err);
-
 long uep_fd_limit(void);
 int uep_fd_set_limit(long limit);
 

@@ -82,24 +82,25 @@ void uep_wq_del(struct uepoll_wait_queue *wq, struct uep_wait_entry *e)
  * hook, and in uep_sock_wait_prepare().  Either the waker sees the new
  * entry, or the poller sees the new state.
  */
-void uep_wake_up(struct uepoll_wait_queue *wq, uint32_t key)
+static void wake_up(struct uepoll_wait_queue *wq, uint32_t key,
+                    int nr_exclusive)
 {
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!uep_wq_active(wq))
 		return;
 	uep_wq_lock(wq);
-	uep_wake_up_locked(wq, key, 1);
+	uep_wake_up_locked(wq, key, nr_exclusive);
 	uep_wq_unlock(wq);
+}
+
+void uep_wake_up(struct uepoll_wait_queue *wq, uint32_t key)
+{
+	wake_up(wq, key, 1);
 }
 
 void uep_wake_up_all(struct uepoll_wait_queue *wq, uint32_t key)
 {
-	atomic_thread_fence(memory_order_seq_cst);
-	if (!uep_wq_active(wq))
-		return;
-	uep_wq_lock(wq);
-	uep_wake_up_locked(wq, key, 0);
-	uep_wq_unlock(wq);
+	wake_up(wq, key, 0);
 }
 
 /* ---- tracing ---- */
