@@ -5,6 +5,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -479,4 +480,39 @@ TEST(diag_et_shared_instance_is_fine)
 	ASSERT_EQ(count_kind(UEPOLL_DIAG_ET_UNREAD), 0);
 	uepoll_close(s.efd);
 	uepoll_close(s.ep);
+}
+
+/* A kernel pipe in the instance's kernel half: reported when the next
+ * wait times out with the data left; not when it was read to EAGAIN. */
+static void kernel_et_run(bool drain)
+{
+	int ep = uepoll_create1(0), p[2];
+	ASSERT_OK(pipe2(p, O_NONBLOCK));
+	add(ep, p[0], EPOLLIN | EPOLLET);
+	ASSERT_EQ(write(p[1], "ab", 2), 2);
+	struct epoll_event ev;
+	ASSERT_EQ(uepoll_wait(ep, &ev, 1, 1000), 1);
+	char c;
+	ASSERT_EQ(read(p[0], &c, 1), 1);
+	if (drain)
+		ASSERT_EQ(read(p[0], &c, 1), 1);
+	ASSERT_EQ(uepoll_wait(ep, &ev, 1, 10), 0);
+	uepoll_close(ep);
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST(diag_et_unread_kernel_fd_reported)
+{
+	diag_on();
+	kernel_et_run(false);
+	ASSERT_EQ(count_kind(UEPOLL_DIAG_ET_UNREAD), 1);
+	ASSERT_TRUE(strstr(reports[0].msg, "timed out") != NULL);
+}
+
+TEST(diag_et_drained_kernel_fd_is_fine)
+{
+	diag_on();
+	kernel_et_run(true);
+	ASSERT_EQ(nreports, 0);
 }
