@@ -69,6 +69,8 @@ UEPOLL_API int uepoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 	if (!uep_is_uepoll_fd(fd)) {
 		r = uep_ep_ctl_kernel(epf, op, fd,
 		                      op != EPOLL_CTL_DEL ? &ev : NULL);
+		if (!r && uep_diag_on())
+			uep_diag_kernel_ctl(epf, op, fd, &ev);
 		uep_file_put(epf);
 		return (int)uep_ret_errno(r);
 	}
@@ -137,9 +139,9 @@ static int do_epoll_wait(int epfd, struct epoll_event *events, int maxevents,
 	                        (size_t)maxevents * sizeof(struct epoll_event)))
 		r = -EFAULT;
 	else if (uep_diag_on()) {
-		uep_diag_wait(f, epfd, false);
+		uep_diag_wait(f, epfd, NULL, -1);
 		r = uep_ep_wait(f, events, maxevents, dl, sigmask);
-		uep_diag_wait(f, epfd, true);
+		uep_diag_wait(f, epfd, events, (int)r);
 	} else {
 		r = uep_ep_wait(f, events, maxevents, dl, sigmask);
 	}
