@@ -211,7 +211,7 @@ static int bench_rank(const char *b)
 {
 	static const char *const order[] = {"cycle",        "ctl",  "wait",
 	                                    "poll-vs-wait", "mem",  "pingpong",
-	                                    "herd",         "batch"};
+	                                    "busypoll",     "herd", "batch"};
 	for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]); i++)
 		if (!strcmp(b, order[i]))
 			return (int)i;
@@ -549,6 +549,8 @@ int main(int argc, char **argv)
 		bench_mem();
 	if (wanted(only, "pingpong"))
 		bench_pingpong();
+	if (wanted(only, "busypoll"))
+		bench_busypoll();
 	if (wanted(only, "herd"))
 		bench_herd();
 	if (wanted(only, "batch"))

@@ -3,19 +3,21 @@
  * copies its arguments, looks its descriptors up (taking references),
  * delegates, drops the references, and turns the internal -errno into
  * errno and -1, here and nowhere else.  The order of the checks is the
- * kernel's (see LINUX-EPOLL.md); numbers below UEPOLL_FD_BASE are kernel
- * descriptors and go to the kernel where the call has a kernel meaning.
+ * kernel's (docs/LINUX.md, "Error order"); numbers below UEPOLL_FD_BASE
+ * are kernel descriptors and go to the kernel where the call has a kernel
+ * meaning.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fs/ep_diag.h"
 #include "fs/eventpoll.h"
 #include "fs/fdtable.h"
 #include "fs/file.h"
-#include "kfd/host.h"
 #include "fs/objects.h"
 #include "fs/select.h"
 #include "api/api.h"
@@ -61,11 +63,19 @@ UEPOLL_API int uepoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 	struct uepoll_file *epf = uep_fget(epfd);
 	if (!epf)
 		return (int)uep_ret_errno(-EBADF);
-	int err;
-	struct uepoll_file *tf = uep_fget_any(fd, &err);
+	if (uep_diag_on())
+		uep_diag_note_epfd(epf, epfd);
+	/* A kernel fd: one epoll_ctl on the instance's kernel half. */
+	if (!uep_is_uepoll_fd(fd)) {
+		r = uep_ep_ctl_kernel(epf, op, fd,
+		                      op != EPOLL_CTL_DEL ? &ev : NULL);
+		uep_file_put(epf);
+		return (int)uep_ret_errno(r);
+	}
+	struct uepoll_file *tf = uep_fget(fd);
 	if (!tf) {
 		uep_file_put(epf);
-		return (int)uep_ret_errno(err);
+		return (int)uep_ret_errno(-EBADF);
 	}
 	r = uep_ep_ctl(epf, op, tf, fd, &ev);
 	uep_file_put(tf);
@@ -83,24 +93,61 @@ static int kernel_wait(int epfd, struct epoll_event *events, int maxevents,
 	return r < 0 ? -errno : r;
 }
 
+/*
+ * pwait's mask covers the whole call, as the kernel's set_user_sigmask at
+ * entry and restore at exit do: a signal it blocks cannot run its handler
+ * during the harvest (with ep->mtx held), and an unreadable mask fails
+ * with EFAULT before anything else.  Entry only adds the mask's signals to
+ * the blocked set (SIG_BLOCK): a signal the mask unblocks is let through
+ * by the sleep alone (ppoll installs the exact mask), where the kernel
+ * would deliver it too.  Raw system calls: the kernel reads the mask and
+ * says EFAULT (glibc's wrapper would read it first and crash).
+ */
+static int sigmask_enter(const sigset_t *mask, sigset_t *old)
+{
+	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, mask, old, _NSIG / 8))
+		return -errno;
+	return 0;
+}
+
+static void sigmask_exit(const sigset_t *old)
+{
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, _NSIG / 8);
+}
+
 /* Since 6.15: EBADF, then maxevents, then EFAULT, then not-an-epoll. */
 static int do_epoll_wait(int epfd, struct epoll_event *events, int maxevents,
                          const struct uep_deadline *dl, const sigset_t *sigmask)
 {
 	if (!uep_is_uepoll_fd(epfd) && epfd >= 0)
 		return kernel_wait(epfd, events, maxevents, dl, sigmask);
+	sigset_t old;
+	if (sigmask) {
+		int err = sigmask_enter(sigmask, &old);
+		if (err)
+			return err;
+	}
 	struct uepoll_file *f = uep_fget(epfd);
-	if (!f)
-		return -EBADF;
 	long r;
-	if (maxevents <= 0 || maxevents > EP_MAX_EVENTS)
+	if (!f)
+		r = -EBADF;
+	else if (maxevents <= 0 || maxevents > EP_MAX_EVENTS)
 		r = -EINVAL;
 	else if (!uep_access_ok(events,
 	                        (size_t)maxevents * sizeof(struct epoll_event)))
 		r = -EFAULT;
-	else
+	else if (uep_diag_on()) {
+		uep_diag_wait(f, epfd, false);
 		r = uep_ep_wait(f, events, maxevents, dl, sigmask);
-	uep_file_put(f);
+		uep_diag_wait(f, epfd, true);
+	} else {
+		r = uep_ep_wait(f, events, maxevents, dl, sigmask);
+	}
+	if (f)
+		uep_file_put(f);
+	/* Last, after every lock: a pending signal may run its handler now. */
+	if (sigmask)
+		sigmask_exit(&old);
 	return (int)r;
 }
 
@@ -200,10 +247,10 @@ UEPOLL_API ssize_t uepoll_write(int fd, const void *buf, size_t count)
 
 UEPOLL_API int uepoll_close(int fd)
 {
-	if (!uep_is_uepoll_fd(fd)) {
-		uep_host_forget(fd);
+	if (!uep_is_uepoll_fd(fd))
 		return close(fd);
-	}
+	if (uep_diag_on())
+		uep_diag_close(fd);
 	return (int)uep_ret_errno(uep_fd_close(fd));
 }
 
@@ -319,11 +366,20 @@ UEPOLL_API int uepoll_fcntl(int fd, int cmd, ...)
 	return (int)uep_ret_errno(do_fcntl(fd, cmd, arg));
 }
 
+/*
+ * poll(2) gives EINVAL for more entries than the process may have
+ * descriptors.  Ours are uepoll's limit plus the kernel's, for which
+ * 65536 stands: a common hard RLIMIT_NOFILE, which is cheaper than asking
+ * getrlimit on every call and only bounds how much memory a call may
+ * walk.
+ */
+#define POLL_MAX_KERNEL_FDS 65536
+
 UEPOLL_API int uepoll_poll(struct pollfd *fds, nfds_t nfds, int timeout)
 {
 	struct uep_deadline dl;
 	bool any = false;
-	if (nfds > (nfds_t)uep_fd_limit() + 65536)
+	if (nfds > (nfds_t)uep_fd_limit() + POLL_MAX_KERNEL_FDS)
 		return (int)uep_ret_errno(-EINVAL);
 	if (nfds && (!fds || !uep_access_ok(fds, nfds * sizeof(*fds))))
 		return (int)uep_ret_errno(-EFAULT);
@@ -393,4 +449,13 @@ UEPOLL_API int uepoll_setlimit(int which, long value)
 		return (int)uep_ret_errno(uep_fd_set_limit(value));
 	}
 	return (int)uep_ret_errno(-EINVAL);
+}
+
+/* The preload's epoll fd as an instance (api.h). */
+int uep_preload_instance(int kfd)
+{
+	struct uepoll_file *f = uep_ep_create_on(kfd);
+	if (!f)
+		return -ENOMEM;
+	return uep_file_install(f, O_CLOEXEC);
 }

@@ -8,6 +8,7 @@
 #include <limits.h>
 
 #include "api/api.h"
+#include "fs/ep_diag.h"
 #include "fs/select.h"
 
 /* The kernel caps one read or write at INT_MAX rounded down to a page. */
@@ -23,8 +24,12 @@ ssize_t uep_file_read(struct uepoll_file *f, void *buf, size_t count)
 		count = MAX_RW_COUNT;
 	if (!buf && count)
 		return -EFAULT;
+	if (f->f_mode & UEP_FMODE_BLOCKS)
+		return f->f_op->read(f, buf, count);
 	for (;;) {
 		ssize_t r = f->f_op->read(f, buf, count);
+		if (uep_diag_on())
+			uep_diag_read(f, r);
 		if (r != -EAGAIN || uep_file_nonblock(f))
 			return r;
 		int w = uep_file_wait_ready(f, EPOLLIN | EPOLLRDNORM |
@@ -44,6 +49,8 @@ ssize_t uep_file_write(struct uepoll_file *f, const void *buf, size_t count)
 		count = MAX_RW_COUNT;
 	if (!buf && count)
 		return -EFAULT;
+	if (f->f_mode & UEP_FMODE_BLOCKS)
+		return f->f_op->write(f, buf, count);
 	size_t done = 0;
 	for (;;) {
 		ssize_t r = f->f_op->write(f, (const char *)buf + done,

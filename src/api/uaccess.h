@@ -11,8 +11,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* x86_64's TASK_SIZE_MAX: addresses at or above it fault in the kernel. */
+/*
+ * The end of user space, the kernel's TASK_SIZE_MAX: a range reaching past
+ * it gives EFAULT without being touched.  Per architecture, for the usual
+ * configuration:
+ *  - x86_64 with 4-level page tables: 2^47 minus a guard page.  (With
+ *    5-level paging a process may map above it by asking mmap for such an
+ *    address; uepoll would refuse those pointers.)
+ *  - aarch64 with 48-bit virtual addresses: 2^48.  (A 52-bit kernel lets
+ *    mmap go above it on request, with the same caveat.)
+ *  - elsewhere, conservatively, all but the top page: only ranges that
+ *    reach into it are refused (no mapping can start there: mmap's return
+ *    values in it read as error codes), so no valid pointer is turned away,
+ *    and the kernel's EFAULT for other kernel addresses is not reproduced.
+ */
+#if defined(__x86_64__)
 #define UEP_USER_ADDR_END 0x7ffffffff000ull
+#elif defined(__aarch64__)
+#define UEP_USER_ADDR_END (1ull << 48)
+#else
+#define UEP_USER_ADDR_END ((uint64_t)UINTPTR_MAX - 4095)
+#endif
 
 /* The one place where an internal -errno becomes errno and -1. */
 static inline long uep_ret_errno(long r)

@@ -24,7 +24,13 @@ static uint32_t efd_poll(struct uepoll_file *f, struct uepoll_poll_table *pt)
 	struct eventfd_ctx *ctx = f->private_data;
 	uint32_t events = 0;
 	uepoll_poll_wait(f, &ctx->wqh, pt);
-	/* Written under the queue lock; the hook above orders this read. */
+	/*
+	 * Read without the lock.  On the first pass the hook took the queue
+	 * lock that writers store under, so either the writer finds our entry
+	 * or we see its count.  On a re-poll after a sleep, the fence in
+	 * uep_waiter_reset() pairs with the one in uep_waiter_wake()
+	 * (docs/DESIGN.md, Barriers).
+	 */
 	uint64_t count =
 	        atomic_load_explicit(&ctx->count, memory_order_acquire);
 	if (count > 0)

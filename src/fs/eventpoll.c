@@ -19,7 +19,7 @@
  *      cycles are refused with ELOOP, so the order is a DAG).
  *   3. wait-queue locks         (a watched file's queues, ep->poll_wait).
  *      ep_poll_callback runs with the watched file's queue lock held, in
- *      the waker's thread (HARD-PARTS 2).
+ *      the waker's thread (docs/DESIGN.md, hard part 2).
  *   4. ep->lock                 protects rdllist, ovflist, the waiters on
  *      ep->wq, item events and the counters.  Innermost but for f_lock:
  *      nothing that may sleep runs under it, and no other lock is taken
@@ -31,12 +31,13 @@
  *
  *   Objects' own locks (pipe mutex, socket lock) are taken inside ep->mtx
  *   by their poll, and are held, or dropped, when they wake their queues
- *   (2 -> 3): never taken inside a queue lock or ep->lock.  The host table
- *   and the timer service lock are leaves.  Every lock here is a uep_mutex
+ *   (2 -> 3): never taken inside a queue lock or ep->lock.  The timer
+ *   service lock is a leaf.  Every lock here is a uep_mutex
  *   (a futex lock; a pthread mutex under TSan, which checks this order;
  *   tests/tsan.supp lists the nesting-depth orders it cannot tell apart).
  *   A futex wake decided under any of them is issued when the thread drops
- *   its last one (sync.h), so wakers never hand a woken thread a held lock. *
+ *   its last one (sync.h), so wakers never hand a woken thread a held lock.
+ *
  *   rbr and the item list of each instance are under ep->mtx.  The harvest
  *   polls files without ep->lock; while it runs, callbacks push items on
  *   ovflist (a LIFO through epi->next) instead of rdllist, and uep_ep_done_scan
@@ -56,7 +57,7 @@
  *   (epi->ep->file->f_ep) while that file may be in its final release.
  *   Removal first unhooks the item from its file's wait queues under their
  *   locks: once that returns, no callback for the item runs any more, and
- *   only then is it freed (HARD-PARTS 3).
+ *   only then is it freed (docs/DESIGN.md, hard part 3).
  */
 #include "fs/eventpoll.h"
 #include "fs/eventpoll_int.h"
@@ -66,7 +67,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "kfd/host.h"
+#include "fs/ep_diag.h"
+#include "kfd/kfd.h"
 #include "lib/rbtree.h"
 #include "lib/slab.h"
 #include "kernel/trace.h"
@@ -89,14 +91,30 @@ const struct uepoll_file_operations uep_eventpoll_fops = {
 
 /* ---- watch limit ---- */
 
+/*
+ * What one registration costs the kernel (its 128-byte epitem, a 64-byte
+ * hook on one wait queue, 16 bytes on the watched file): its default
+ * max_user_watches is 4% of memory divided by this, and so is ours,
+ * although our registrations take 128 bytes.
+ */
+#define EP_KERNEL_WATCH_COST 208
+/*
+ * When sysconf cannot tell the memory size: the default of a machine with
+ * about 20 GiB (2^22 watches).  The limit only stops runaway growth, so
+ * any large number would do.
+ */
+#define EP_WATCHES_FALLBACK (1L << 22)
+
 long uep_ep_max_watches(void)
 {
 	long m = atomic_load(&max_watches);
 	if (m == 0) {
-		/* The kernel's default: 4% of memory at ~208 bytes each. */
+		/* The kernel's default: 4% of memory at its cost per watch. */
 		long pages = sysconf(_SC_PHYS_PAGES),
 		     psz = sysconf(_SC_PAGESIZE);
-		m = pages > 0 && psz > 0 ? pages / 25 * psz / 208 : 1L << 22;
+		m = pages > 0 && psz > 0
+		            ? pages / 25 * psz / EP_KERNEL_WATCH_COST
+		            : EP_WATCHES_FALLBACK;
 		long zero = 0;
 		if (!atomic_compare_exchange_strong(&max_watches, &zero, m))
 			m = zero;
@@ -122,20 +140,25 @@ static void ep_wake_one_locked(struct uep_eventpoll *ep)
 	struct uep_wait_entry *e =
 	        uep_list_entry(ep->wq.next, struct uep_wait_entry, link);
 	ep->wakeups++;
+	uep_ep_busy_waking(ep);
 	uep_trace(UEPOLL_TRACE_WAKE_WAITER, -1, 0, 0);
 	e->func(e, 0);
 }
 
 /*
- * Wake every waiter: after a kernel fd joins, threads that fell asleep on
- * a futex must sleep again where the host backend can reach them.
+ * Wake every waiter and poller: when the instance gets its kernel half,
+ * threads that fell asleep on a futex must sleep again on it, and
+ * parents must link it into theirs (ep_kfd.c).
  */
-static void ep_wake_all_waiters(struct uep_eventpoll *ep)
+void uep_ep_wake_all(struct uep_eventpoll *ep)
 {
 	uep_mutex_lock(&ep->lock);
 	while (!uep_list_empty(&ep->wq))
 		ep_wake_one_locked(ep);
+	bool pwake = uep_wq_active(&ep->poll_wait);
 	uep_mutex_unlock(&ep->lock);
+	if (pwake)
+		uep_wake_up(&ep->poll_wait, 0);
 }
 
 static void ep_get(struct uep_eventpoll *ep)
@@ -153,6 +176,7 @@ static bool ep_put_test(struct uep_eventpoll *ep)
 /* The last reference to the instance: its file's memory goes too. */
 static void ep_free(struct uep_eventpoll *ep)
 {
+	uep_diag_free(ep);
 	uep_file_free(ep->file);
 	uep_wq_destroy(&ep->poll_wait);
 	uep_mutex_destroy(&ep->mtx);
@@ -335,6 +359,8 @@ static int ep_poll_callback(struct uep_epitem *epi, uint32_t key)
 	}
 	ep->callbacks++;
 	uep_trace(UEPOLL_TRACE_CALLBACK, epi->fd, key, 0);
+	if (uep_diag_on())
+		uep_diag_callback(ep, epi, !uep_list_empty(&ep->wq));
 	if (!uep_list_empty(&ep->wq)) {
 		/*
 		 * An exclusive item uses up the file's one exclusive wake-up
@@ -379,6 +405,8 @@ uint32_t uep_ep_item_poll(struct uep_epitem *epi, struct uepoll_poll_table *pt)
 		return 0;
 	if (pt)
 		pt->key = epi->events;
+	if (UEP_UNLIKELY(uep_is_file_epoll(epi->file)))
+		uep_ep_kfd_nested_poll(epi->ep, epi);
 	return uep_vfs_poll(epi->file, pt) & epi->events;
 }
 
@@ -404,6 +432,7 @@ void uep_ep_done_scan(struct uep_eventpoll *ep, struct uep_list *txlist,
 	if (delivered >= 0) {
 		ep->harvests++;
 		ep->delivered += (uint64_t)delivered;
+		ep->empty_harvests += delivered == 0;
 	}
 	/* ovflist is LIFO: adding each at the head restores arrival order. */
 	for (nepi = ep->ovflist; (epi = nepi) != NULL;
@@ -447,6 +476,10 @@ static uint32_t ep_eventpoll_poll(struct uepoll_file *file,
 		uep_list_del_init(&epi->rdllink);
 	}
 	uep_ep_done_scan(ep, &txlist, &none, -1);
+	/* The kernel half: readable when a kernel fd (or a child) is ready. */
+	int kfd = atomic_load_explicit(&ep->kfd, memory_order_acquire);
+	if (!res && kfd >= 0 && uep_kfd_readable(kfd))
+		res = EPOLLIN | EPOLLRDNORM;
 	uep_mutex_unlock(&ep->mtx);
 	return res;
 }
@@ -474,9 +507,11 @@ static bool ep_remove(struct uep_eventpoll *ep, struct uep_epitem *epi,
 	struct uepoll_file *file = epi->file;
 	*disposed = false;
 	ep_unregister_pollwait(ep, epi);
+	if (UEP_UNLIKELY(ep->nknested))
+		uep_ep_kfd_unlink(ep, epi);
 
 	uep_mutex_lock(&file->f_lock);
-	if ((epi->wait.owner_bits & EPI_DYING) && !force) {
+	if (ep_item_dying(epi) && !force) {
 		uep_mutex_unlock(&file->f_lock);
 		return false;
 	}
@@ -490,6 +525,8 @@ static bool ep_remove(struct uep_eventpoll *ep, struct uep_epitem *epi,
 	uep_mutex_lock(&ep->lock);
 	if (ep_is_linked(epi))
 		uep_list_del_init(&epi->rdllink);
+	if (UEP_UNLIKELY(atomic_load_explicit(&ep->diag, memory_order_relaxed)))
+		uep_diag_forget(ep, epi);
 	uep_mutex_unlock(&ep->lock);
 	ep->nwatches--;
 	uep_slab_free(&epi_cache, epi);
@@ -597,6 +634,12 @@ struct uepoll_file *uep_ep_create(void)
 	ep->file = f;
 	atomic_init(&ep->refcount, 1);
 	ep->notify_fd = -1;
+	atomic_init(&ep->kfd, -1);
+	ep->wfd = -1;
+	atomic_init(&ep->waker_cpu, -1);
+	static _Atomic uint32_t ids;
+	ep->id = atomic_fetch_add_explicit(&ids, 1, memory_order_relaxed) + 1;
+	atomic_init(&ep->diag_epfd, -1);
 	return f;
 }
 
@@ -618,8 +661,8 @@ static bool ep_op_has_event(int op)
 }
 
 /*
- * The checks after the descriptor lookups, in the kernel's order (see
- * LINUX-EPOLL.md): EPERM, EPOLLWAKEUP, EINVAL (not an epoll, self,
+ * The checks after the descriptor lookups, in the kernel's order
+ * (docs/LINUX.md, "epoll_ctl"): EPERM, EPOLLWAKEUP, EINVAL (not an epoll, self,
  * EXCLUSIVE rules), ELOOP, then EEXIST/ENOENT and unknown op.
  */
 int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
@@ -662,8 +705,6 @@ int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
 				error = ep_undo_insert_if(
 				        ep, tf, fd,
 				        uep_ep_reverse_path_check());
-			if (!error && uep_is_host_file(tf))
-				ep_wake_all_waiters(ep);
 		} else {
 			error = -EEXIST;
 		}
@@ -706,7 +747,7 @@ void uep_eventpoll_release_file(struct uepoll_file *file)
 			uep_mutex_unlock(&file->f_lock);
 			return;
 		}
-		epi->wait.owner_bits |= EPI_DYING;
+		ep_item_set_dying(epi);
 		uep_mutex_unlock(&file->f_lock);
 		/* Safe: epi holds a reference on its instance. */
 		struct uep_eventpoll *ep = epi->ep;
@@ -738,6 +779,11 @@ static void ep_release(struct uepoll_file *file)
 		          false, &disposed);
 		assert(!disposed);
 	}
+	uep_ep_kfd_release(ep);
+	/* Every item is unhooked: no callback writes the eventfd any more. */
+	if (ep->notify_fd >= 0)
+		close(ep->notify_fd);
+	ep->notify_fd = -1;
 	disposed = ep_put_test(ep);
 	uep_mutex_unlock(&ep->mtx);
 	if (disposed)

@@ -4,10 +4,19 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "kfd/host.h"
-
+/*
+ * Slots per chunk: a chunk is 64 KiB (16-byte slots), so a small program
+ * allocates one, a million descriptors take 256, and the array of chunk
+ * pointers is 8 KiB.
+ */
 #define UEP_FD_CHUNK 4096
 #define UEP_FD_NCHUNKS (UEP_FD_CAPACITY / UEP_FD_CHUNK)
+/*
+ * Locks for the slots (number mod 256): many more than threads, so two
+ * threads rarely meet on one unless they use one descriptor, and
+ * neighbouring numbers, which programs use together, never share one;
+ * 256 futex words are 1 KiB (in release builds).
+ */
 #define UEP_FD_STRIPES 256
 #define WORD_BITS 64
 
@@ -142,14 +151,27 @@ static struct fd_slot *slot_at(int fd, unsigned *idx)
 	return index_of(fd, idx) ? slot_of(*idx) : NULL;
 }
 
-struct uepoll_file *uep_fget(int fd)
+/*
+ * The existing slot of descriptor fd with its stripe lock taken (*st, for
+ * the caller to unlock), or NULL with no lock taken.
+ */
+static struct fd_slot *slot_lock(int fd, struct uep_mutex **st)
 {
 	unsigned idx;
 	struct fd_slot *s = slot_at(fd, &idx);
 	if (!s)
 		return NULL;
-	struct uep_mutex *st = stripe_of(idx);
-	uep_mutex_lock(st);
+	*st = stripe_of(idx);
+	uep_mutex_lock(*st);
+	return s;
+}
+
+struct uepoll_file *uep_fget(int fd)
+{
+	struct uep_mutex *st;
+	struct fd_slot *s = slot_lock(fd, &st);
+	if (!s)
+		return NULL;
 	struct uepoll_file *f = s->file;
 	if (f)
 		uep_file_get(f);
@@ -219,13 +241,11 @@ int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags)
 
 int uep_fd_get_flags(int fd)
 {
-	unsigned idx;
+	struct uep_mutex *st;
 	int r = -EBADF;
-	struct fd_slot *s = slot_at(fd, &idx);
+	struct fd_slot *s = slot_lock(fd, &st);
 	if (!s)
 		return r;
-	struct uep_mutex *st = stripe_of(idx);
-	uep_mutex_lock(st);
 	if (s->file)
 		r = (int)s->flags;
 	uep_mutex_unlock(st);
@@ -234,13 +254,11 @@ int uep_fd_get_flags(int fd)
 
 int uep_fd_set_flags(int fd, unsigned fd_flags)
 {
-	unsigned idx;
+	struct uep_mutex *st;
 	int r = -EBADF;
-	struct fd_slot *s = slot_at(fd, &idx);
+	struct fd_slot *s = slot_lock(fd, &st);
 	if (!s)
 		return r;
-	struct uep_mutex *st = stripe_of(idx);
-	uep_mutex_lock(st);
 	if (s->file) {
 		s->flags = fd_flags;
 		r = 0;
@@ -265,15 +283,4 @@ int uep_fd_set_limit(long limit)
 	fd_limit = limit;
 	pthread_mutex_unlock(&table_lock);
 	return 0;
-}
-
-/* Any descriptor: the table for uepoll numbers, a host file for others. */
-struct uepoll_file *uep_fget_any(int fd, int *err)
-{
-	if (uep_is_uepoll_fd(fd)) {
-		struct uepoll_file *f = uep_fget(fd);
-		*err = f ? 0 : -EBADF;
-		return f;
-	}
-	return uep_host_fget(fd, err);
 }

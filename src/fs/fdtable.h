@@ -17,7 +17,12 @@
 
 #define UEP_FD_CLOEXEC 0x1u
 
-/* Most descriptors the table can ever hold (UEPOLL_LIMIT_FILES <= this). */
+/*
+ * Most descriptors the table can ever hold (UEPOLL_LIMIT_FILES <= this):
+ * four times the million in-process objects uepoll is built for, with
+ * UEPOLL_FD_BASE + 2^22 far below INT_MAX.  Its allocation bitmap is
+ * 512 KiB of zero pages, touched only as numbers are used.
+ */
 #define UEP_FD_CAPACITY (1 << 22)
 
 static inline bool uep_is_uepoll_fd(int fd)
@@ -34,13 +39,6 @@ int uep_fd_close(int fd);
 int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags);
 int uep_fd_get_flags(int fd);
 int uep_fd_set_flags(int fd, unsigned fd_flags);
-
-/*
- * Any descriptor with a new reference: the table's file for uepoll
- * numbers, the kernel-fd bridge's host file for kernel ones; NULL with
- * *err = -EBADF, -EPERM or -ENOMEM.
- */
-struct uepoll_file *uep_fget_any(int fd, int *err);
 
 long uep_fd_limit(void);
 int uep_fd_set_limit(long limit);

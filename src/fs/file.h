@@ -3,7 +3,7 @@
  * struct file).  A file has a reference count, file operations (the public
  * struct uepoll_file_operations), flags, and the list of epoll
  * registrations watching it, which its final release removes
- * (HARD-PARTS 4: an epitem holds no reference to its file).
+ * (docs/DESIGN.md, hard part 4: an epitem holds no reference to its file).
  */
 #ifndef UEP_FILE_H
 #define UEP_FILE_H
@@ -27,6 +27,12 @@ struct uep_epitem;
  * checks walk from an item to the file of its instance).
  */
 #define UEP_FMODE_OWNED 0x4u
+/*
+ * f_op->read and f_op->write block by themselves when the file is not
+ * O_NONBLOCK (sockets: their sleeps are the kernel's, with its EOF and
+ * partial-write rules); the API calls them once instead of looping.
+ */
+#define UEP_FMODE_BLOCKS 0x8u
 
 struct uepoll_file {
 	_Atomic long f_count;
@@ -39,6 +45,9 @@ struct uepoll_file {
 	struct uep_mutex f_lock;
 	struct uep_epitem *f_ep; /* watchers, under f_lock (eventpoll.c) */
 	unsigned f_check_gen;    /* path-check mark, under epnested_mutex */
+	/* diagnostic mode (fs/ep_diag.c): reads that returned EAGAIN or 0,
+	 * first reads after a delivery, and those that gave EAGAIN */
+	_Atomic uint32_t f_diag_drains, f_diag_firsts, f_diag_wasted;
 };
 
 /*

@@ -5,4 +5,8 @@
 int uep_eventfd_create(unsigned int initval, int flags);
 int uep_pipe_create(int fds[2], int flags);
 
+struct uepoll_file;
+/* FIONREAD of a pipe end; -ENOTTY when f is not a pipe. */
+int uep_pipe_nread(struct uepoll_file *f);
+
 #endif

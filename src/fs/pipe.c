@@ -37,6 +37,8 @@ struct pipe_inode {
 	struct pipe_slot slots[PIPE_SLOTS];
 };
 
+static const struct uepoll_file_operations pipe_fops;
+
 static bool pipe_empty(const struct pipe_inode *p)
 {
 	return p->head == p->tail;
@@ -105,6 +107,20 @@ static ssize_t pipe_read(struct uepoll_file *f, void *buf, size_t n)
 	if (wake_writer)
 		uep_wake_up(&p->wr_wait, EPOLLOUT | EPOLLWRNORM);
 	return (ssize_t)ret;
+}
+
+/* FIONREAD: the bytes in the pipe (either end, as Linux). */
+int uep_pipe_nread(struct uepoll_file *f)
+{
+	if (f->f_op != &pipe_fops)
+		return -ENOTTY;
+	struct pipe_inode *p = f->private_data;
+	size_t n = 0;
+	uep_mutex_lock(&p->mutex);
+	for (unsigned i = p->tail; i != p->head; i++)
+		n += p->slots[i % PIPE_SLOTS].len;
+	uep_mutex_unlock(&p->mutex);
+	return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
 static char *page_get(struct pipe_inode *p)

@@ -2,14 +2,25 @@
 #include "lib/sync.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val,
                   const struct timespec *ts, uint32_t val3);
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
 
 #ifdef UEP_MUTEX_PTHREAD
 void uep_mutex_init(struct uep_mutex *m)
@@ -43,16 +54,14 @@ void uep_mutex_destroy(struct uep_mutex *m)
 	(void)m;
 }
 
+/*
+ * Spins before a contended lock sleeps.  uepoll's critical sections are a
+ * few hundred instructions (a ctl, a callback, a list splice), so a holder
+ * on another CPU usually lets go within 100 pauses (some microseconds);
+ * a futex sleep and wake costs more than that (40-50 us across the vCPUs
+ * of a small VM).  Longer spins only burn the CPU a preempted holder needs.
+ */
 #define SPIN_TRIES 100
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield" ::: "memory");
-#endif
-}
 
 void uep_mutex_lock_slow(struct uep_mutex *m)
 {
@@ -109,6 +118,13 @@ void uep_deadline_ms(struct uep_deadline *dl, int timeout_ms)
 	       (long)(timeout_ms % 1000) * 1000000L);
 }
 
+/*
+ * Relative timeouts longer than this (2^40 s, about 35,000 years) are
+ * "forever": far beyond any real wait, and small enough that now + rel
+ * cannot overflow a 64-bit time_t.
+ */
+#define DEADLINE_FOREVER_SEC ((time_t)1 << 40)
+
 void uep_deadline_ts(struct uep_deadline *dl, const struct timespec *rel)
 {
 	if (!rel) {
@@ -122,7 +138,7 @@ void uep_deadline_ts(struct uep_deadline *dl, const struct timespec *rel)
 	dl->kind = UEP_DL_AT;
 	ts_now(&dl->abs);
 	/* Saturate: a timeout of centuries is "forever" for every purpose. */
-	if (rel->tv_sec > (time_t)1 << 40) {
+	if (rel->tv_sec > DEADLINE_FOREVER_SEC) {
 		dl->kind = UEP_DL_FOREVER;
 		return;
 	}
@@ -150,7 +166,34 @@ struct timespec *uep_deadline_remaining(const struct uep_deadline *dl,
 	return rel;
 }
 
-/* ---- the per-thread eventfd for sleeps that install a signal mask ---- */
+/* ---- kernel fds of uepoll's own ---- */
+
+/* Numbers from here up are left to uepoll: 3/4 of min(RLIMIT_NOFILE, 4096). */
+static int high_base(void)
+{
+	struct rlimit rl;
+	rlim_t top = 4096;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < top)
+		top = rl.rlim_cur;
+	return (int)(top / 4 * 3);
+}
+
+int uep_fd_high(int fd)
+{
+	int base = high_base();
+	if (fd < 0 || fd >= base)
+		return fd;
+	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, base);
+	if (nfd < 0) {
+		/* EMFILE/EINVAL: no high number; keep it, close-on-exec. */
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		return fd;
+	}
+	close(fd);
+	return nfd;
+}
+
+/* ---- the per-thread eventfd for sleeps in ppoll ---- */
 static pthread_key_t efd_key;
 static pthread_once_t efd_once = PTHREAD_ONCE_INIT;
 static __thread int tls_efd = -1;
@@ -162,16 +205,31 @@ static void efd_destructor(void *p)
 		close(fd);
 }
 
+/*
+ * A forked child runs on a copy of the forking thread, whose eventfd is
+ * shared with the parent: the child gets its own at its next sleep.
+ */
+static void efd_atfork_child(void)
+{
+	if (tls_efd >= 0) {
+		close(tls_efd);
+		tls_efd = -1;
+		pthread_setspecific(efd_key, NULL);
+	}
+}
+
 static void efd_key_init(void)
 {
 	pthread_key_create(&efd_key, efd_destructor);
+	pthread_atfork(NULL, NULL, efd_atfork_child);
 }
 
 static int thread_efd(void)
 {
 	if (tls_efd < 0) {
 		pthread_once(&efd_once, efd_key_init);
-		tls_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		tls_efd = uep_fd_high(fd);
 		if (tls_efd >= 0)
 			pthread_setspecific(efd_key,
 			                    (void *)(intptr_t)(tls_efd + 1));
@@ -179,27 +237,18 @@ static int thread_efd(void)
 	return tls_efd;
 }
 
-static const struct uep_sleep_source *_Atomic sleep_source;
-
-void uep_sleep_source_set(const struct uep_sleep_source *src)
-{
-	atomic_store_explicit(&sleep_source, src, memory_order_release);
-}
-
-void uep_sleep_source_poll(void)
-{
-	const struct uep_sleep_source *src =
-	        atomic_load_explicit(&sleep_source, memory_order_acquire);
-	if (src)
-		src->dispatch();
-}
-
 void uep_waiter_init(struct uep_waiter *w, const sigset_t *sigmask)
 {
 	atomic_store_explicit(&w->state, UEP_WAITER_IDLE, memory_order_relaxed);
 	/* Without an eventfd (EMFILE) the mask is set around a futex sleep. */
-	bool ext = atomic_load_explicit(&sleep_source, memory_order_acquire);
-	w->efd = (sigmask || ext) ? thread_efd() : -1;
+	w->efd = sigmask ? thread_efd() : -1;
+}
+
+void uep_waiter_init_fds(struct uep_waiter *w, const sigset_t *sigmask)
+{
+	(void)sigmask;
+	atomic_store_explicit(&w->state, UEP_WAITER_IDLE, memory_order_relaxed);
+	w->efd = thread_efd();
 }
 
 static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val,
@@ -208,6 +257,13 @@ static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val,
 	return syscall(SYS_futex, (uint32_t *)uaddr, op, val, ts, NULL, val3);
 }
 
+/*
+ * Futex wakes a thread may defer until it drops its last lock.  One
+ * wake-up decides a few: one waiter per instance it reaches, and a nested
+ * chain is at most 5 instances deep (EP_MAX_NESTS + 1).  A wake past the
+ * 16th is issued at once, which is correct, only slower for the woken
+ * thread; 16 keeps the per-thread array at 128 bytes.
+ */
 #define MAX_PENDING_WAKES 16
 
 UEP_TLS unsigned uep_lock_depth;
@@ -230,6 +286,14 @@ void uep_wake_flush(void)
 void uep_waiter_wake(struct uep_waiter *w)
 {
 	int efd = w->efd; /* read before the sleeper may go */
+	/*
+	 * The waker stored its new state (a count, a list) before calling
+	 * here; the fence orders that store before the exchange below.  It
+	 * pairs with the fence in uep_waiter_reset(), whose caller then
+	 * re-reads that state without a lock.  (An xchg is a full barrier
+	 * on x86 already; the fence makes the pairing hold in the C model.)
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
 	uint32_t old = atomic_exchange_explicit(&w->state, UEP_WAITER_WOKEN,
 	                                        memory_order_acq_rel);
 	if (old != UEP_WAITER_SLEEPING)
@@ -247,38 +311,62 @@ void uep_waiter_wake(struct uep_waiter *w)
 	}
 }
 
+/* ---- busy polling ---- */
+
+static uint64_t ts_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+}
+
+bool uep_waiter_spin(struct uep_waiter *w, uint64_t ns,
+                     const struct uep_deadline *dl)
+{
+	struct timespec now;
+	ts_now(&now);
+	uint64_t end = ts_ns(&now) + ns;
+	if (dl->kind == UEP_DL_AT && ts_ns(&dl->abs) < end)
+		end = ts_ns(&dl->abs);
+	for (;;) {
+		/* A clock read per 32 pauses: ~1 us on x86 at most. */
+		for (int i = 0; i < 32; i++) {
+			if (uep_waiter_woken(w))
+				return true;
+			cpu_relax();
+		}
+		ts_now(&now);
+		if (ts_ns(&now) >= end)
+			return uep_waiter_woken(w);
+	}
+}
+
+/* The cap of a sleep that no eventfd can end (the process is out of fds). */
+#define BLIND_SLICE_NS (10 * 1000 * 1000L)
+
+/* fds[0] is the thread's eventfd (or unused when w->efd < 0). */
 static int sleep_ppoll(struct uep_waiter *w, const struct uep_deadline *dl,
-                       const sigset_t *sigmask)
+                       const sigset_t *sigmask, struct pollfd *fds, unsigned n)
 {
 	struct timespec rel, *prel = uep_deadline_remaining(dl, &rel);
 	if (prel && prel->tv_sec == 0 && prel->tv_nsec == 0)
 		return -ETIMEDOUT;
-	struct pollfd p[3] = {{.fd = w->efd, .events = POLLIN}};
-	nfds_t n = 1;
-	const struct uep_sleep_source *src =
-	        atomic_load_explicit(&sleep_source, memory_order_acquire);
-	if (src) {
-		int fds[2];
-		int k = src->fds(fds);
-		for (int i = 0; i < k; i++)
-			p[n++] =
-			        (struct pollfd){.fd = fds[i], .events = POLLIN};
+	bool blind = w->efd < 0, capped = false;
+	fds[0] = (struct pollfd){.fd = w->efd, .events = POLLIN};
+	if (blind &&
+	    (!prel || prel->tv_sec > 0 || prel->tv_nsec > BLIND_SLICE_NS)) {
+		rel.tv_sec = 0;
+		rel.tv_nsec = BLIND_SLICE_NS;
+		prel = &rel;
+		capped = true;
 	}
-	int r = ppoll(p, n, prel, sigmask);
+	int r = ppoll(fds, n, prel, sigmask);
 	if (r < 0)
 		return errno == EINTR ? -EINTR : 0;
 	if (r == 0)
-		return -ETIMEDOUT;
-	if (p[0].revents) {
+		return capped ? 0 : -ETIMEDOUT;
+	if (fds[0].revents) {
 		uint64_t v;
 		ssize_t got = read(w->efd, &v, sizeof(v));
 		(void)got;
-	}
-	for (nfds_t i = 1; i < n; i++) {
-		if (p[i].revents) {
-			src->dispatch();
-			break;
-		}
 	}
 	return 0;
 }
@@ -311,6 +399,42 @@ static int sleep_futex(struct uep_waiter *w, const struct uep_deadline *dl,
 	return 0; /* EAGAIN: the word changed before we slept */
 }
 
+/* IDLE -> SLEEPING; false when a waker got there first (WOKEN). */
+bool uep_waiter_begin(struct uep_waiter *w)
+{
+	/*
+	 * Pairs with the exchange in uep_waiter_wake: a waker that comes
+	 * after this sees SLEEPING and writes the eventfd or wakes the futex;
+	 * one that came before left WOKEN, and this fails.
+	 */
+	uint32_t expect = UEP_WAITER_IDLE;
+	return atomic_compare_exchange_strong_explicit(
+	        &w->state, &expect, UEP_WAITER_SLEEPING, memory_order_acq_rel,
+	        memory_order_acquire);
+}
+
+void uep_waiter_end(struct uep_waiter *w)
+{
+	/* Back to IDLE unless a waker got there first (then it is WOKEN). */
+	uint32_t expect = UEP_WAITER_SLEEPING;
+	atomic_compare_exchange_strong_explicit(
+	        &w->state, &expect, UEP_WAITER_IDLE, memory_order_acq_rel,
+	        memory_order_acquire);
+}
+
+int uep_waiter_sleep_fds(struct uep_waiter *w, const struct uep_deadline *dl,
+                         const sigset_t *sigmask, struct pollfd *fds,
+                         unsigned n)
+{
+	if (dl->kind == UEP_DL_NOWAIT)
+		return -ETIMEDOUT;
+	if (!uep_waiter_begin(w))
+		return 0;
+	int r = sleep_ppoll(w, dl, sigmask, fds, n);
+	uep_waiter_end(w);
+	return r;
+}
+
 int uep_waiter_sleep(struct uep_waiter *w, const struct uep_deadline *dl,
                      const sigset_t *sigmask, bool restart)
 {
@@ -323,7 +447,8 @@ int uep_waiter_sleep(struct uep_waiter *w, const struct uep_deadline *dl,
 		return 0; /* already woken */
 	int r;
 	if (w->efd >= 0) {
-		r = sleep_ppoll(w, dl, sigmask);
+		struct pollfd p[1];
+		r = sleep_ppoll(w, dl, sigmask, p, 1);
 	} else if (sigmask) {
 		/* No eventfd to be had: a small window for a missed signal. */
 		sigset_t old;

@@ -222,6 +222,7 @@ int uep_sock_wait_sleep(struct uep_sock_waiter *sw)
 	static const struct uep_deadline forever = {.kind = UEP_DL_FOREVER};
 	/* restart: an SA_RESTART handler resumes the sleep, as in the kernel */
 	int r = uep_waiter_sleep(&sw->w, &forever, NULL, true);
+	/* A full fence: the caller re-reads the socket without its lock. */
 	uep_waiter_reset(&sw->w);
 	return r == -EINTR ? -EINTR : 0;
 }
@@ -315,8 +316,9 @@ static ssize_t sock_read(struct uepoll_file *f, void *buf, size_t n)
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 	if (n == 0)
 		return 0;
-	/* file.c sleeps for blocking descriptors: never block here. */
-	return sk->ops->recvmsg(sk, &msg, n, MSG_DONTWAIT);
+	/* sock_read_iter: the socket sleeps itself (UEP_FMODE_BLOCKS). */
+	return sk->ops->recvmsg(sk, &msg, n,
+	                        uep_file_nonblock(f) ? MSG_DONTWAIT : 0);
 }
 
 static ssize_t sock_write(struct uepoll_file *f, const void *buf, size_t n)
@@ -324,7 +326,8 @@ static ssize_t sock_write(struct uepoll_file *f, const void *buf, size_t n)
 	struct uep_sock *sk = uep_file_sock(f);
 	struct iovec iov = {(void *)buf, n};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-	return sk->ops->sendmsg(sk, &msg, n, MSG_DONTWAIT);
+	return sk->ops->sendmsg(sk, &msg, n,
+	                        uep_file_nonblock(f) ? MSG_DONTWAIT : 0);
 }
 
 static void sock_release(struct uepoll_file *f)
@@ -348,6 +351,7 @@ static int sock_install(struct uep_sock *sk, int flags)
 		unix_release_sock(sk, false);
 		return -ENOMEM;
 	}
+	f->f_mode |= UEP_FMODE_BLOCKS;
 	/* On failure the put releases sk through sock_release. */
 	return uep_file_install(f, (flags & SOCK_CLOEXEC) ? O_CLOEXEC : 0);
 }

@@ -245,5 +245,8 @@ ssize_t uep_sock_sendmsg(struct uep_sock *sk, struct uepoll_file *f,
                          const struct msghdr *msg, int flags);
 ssize_t uep_sock_recvmsg(struct uep_sock *sk, struct uepoll_file *f,
                          struct msghdr *msg, int flags);
+/* FIONREAD (SIOCINQ): queued bytes, or the next datagram's; -EINVAL when
+ * listening. */
+int uep_sock_inq(struct uep_sock *sk);
 
 #endif

@@ -157,10 +157,6 @@ static ssize_t dgram_sendmsg(struct uep_sock *sk, const struct msghdr *msg,
 		err = uep_unix_validate_addr(sun, namelen);
 		if (err)
 			return err;
-	} else {
-		other = uep_sock_peer_get(sk);
-		if (!other)
-			return -ENOTCONN;
 	}
 	err = -EMSGSIZE;
 	if ((long)len > (long)atomic_load(&sk->sndbuf) - 32)
@@ -183,6 +179,17 @@ static ssize_t dgram_sendmsg(struct uep_sock *sk, const struct msghdr *msg,
 	if (!skb)
 		goto out;
 	uep_iov_from(msg, 0, skb->data, len);
+	/*
+	 * The peer is looked up after the allocation, as the kernel does:
+	 * every failure from here frees the buffer, and the free is a
+	 * write-space wake-up (an ET EPOLLOUT edge).
+	 */
+	if (!sun) {
+		other = uep_sock_peer_get(sk);
+		err = -ENOTCONN;
+		if (!other)
+			goto out;
+	}
 
 restart:
 	if (!other) {

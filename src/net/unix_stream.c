@@ -217,3 +217,25 @@ const struct uep_proto_ops uep_unix_stream_ops = {
         .poll = stream_poll,
         .connect = uep_unix_stream_connect,
 };
+
+/*
+ * FIONREAD (the kernel's unix_inq_len): the unread bytes of a stream or
+ * seqpacket socket, the length of the next datagram of a dgram one.
+ */
+int uep_sock_inq(struct uep_sock *sk)
+{
+	size_t n = 0;
+	if (atomic_load(&sk->state) == UEP_SS_LISTEN)
+		return -EINVAL;
+	uep_mutex_lock(&sk->lock);
+	struct uep_list *pos;
+	uep_list_for_each(pos, &sk->rcvq)
+	{
+		struct uep_skb *skb = uep_list_entry(pos, struct uep_skb, link);
+		n += skb->len - skb->consumed;
+		if (sk->type == SOCK_DGRAM)
+			break;
+	}
+	uep_mutex_unlock(&sk->lock);
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}

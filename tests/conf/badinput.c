@@ -15,13 +15,6 @@
 static void *volatile nullp;
 static volatile int neg1 = -1, imin = INT32_MIN, toomany = EP_MAX_EVENTS + 1;
 
-static int bi_ep(void)
-{
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
-	return ep;
-}
-
 TEST(badinput_create_sizes_and_flags)
 {
 	ASSERT_ERRNO(sys_epoll_create(0), EINVAL);
@@ -38,7 +31,7 @@ TEST(badinput_create_sizes_and_flags)
 
 TEST(badinput_ctl_pointers)
 {
-	int ep = bi_ep(), efd = sys_eventfd(0, EFD_NONBLOCK);
+	int ep = new_ep(), efd = sys_eventfd(0, EFD_NONBLOCK);
 	ASSERT_ERRNO(sys_epoll_ctl(ep, EPOLL_CTL_ADD, efd, NULL), EFAULT);
 	ASSERT_ERRNO(sys_epoll_ctl(ep, EPOLL_CTL_MOD, efd, NULL), EFAULT);
 	ASSERT_ERRNO(sys_epoll_ctl(ep, EPOLL_CTL_ADD, efd, KADDR), EFAULT);
@@ -58,7 +51,7 @@ TEST(badinput_ctl_pointers)
 
 TEST(badinput_wait_sizes_and_pointers)
 {
-	int ep = bi_ep(), efd = sys_eventfd(0, EFD_NONBLOCK);
+	int ep = new_ep(), efd = sys_eventfd(0, EFD_NONBLOCK);
 	struct epoll_event ev[2];
 	ASSERT_ERRNO(sys_epoll_wait(ep, ev, 0, 0), EINVAL);
 	ASSERT_ERRNO(sys_epoll_wait(ep, ev, neg1, 0), EINVAL);
@@ -123,7 +116,7 @@ static void *bi_wait(void *arg)
 /* Closing the watched object's last descriptor ends its registration. */
 TEST(badinput_close_watched_object_during_wait)
 {
-	struct bi_waiter w = {bi_ep(), -2, {0, {0}}};
+	struct bi_waiter w = {new_ep(), -2, {0, {0}}};
 	int efd = sys_eventfd(0, EFD_NONBLOCK);
 	ADD(w.ep, efd, EPOLLIN, 1);
 	pthread_t t;
@@ -137,7 +130,7 @@ TEST(badinput_close_watched_object_during_wait)
 /* With a dup alive the registration stays, and a write still wakes. */
 TEST(badinput_close_watched_fd_with_dup_during_wait)
 {
-	struct bi_waiter w = {bi_ep(), -2, {0, {0}}};
+	struct bi_waiter w = {new_ep(), -2, {0, {0}}};
 	int efd = sys_eventfd(0, EFD_NONBLOCK);
 	int d = sys_dup(efd);
 	ADD(w.ep, efd, EPOLLIN, 5);

@@ -7,29 +7,6 @@
 
 #include <pthread.h>
 
-static int new_efd(int flags)
-{
-	int fd = sys_eventfd(0, flags);
-	ASSERT_GE(fd, 0);
-	return fd;
-}
-
-static void new_pipe(int p[2], int flags)
-{
-	p[0] = p[1] = -1;
-	ASSERT_OK(sys_pipe2(p, flags));
-	ASSERT_GE(p[0], 0);
-	ASSERT_GE(p[1], 0);
-}
-
-/* A descriptor number that was valid and has been closed. */
-static int closed_fd(void)
-{
-	int fd = new_efd(0);
-	ASSERT_OK(sys_close(fd));
-	return fd;
-}
-
 static short poll_inout(int fd)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN | POLLOUT};
@@ -41,7 +18,7 @@ static short poll_inout(int fd)
 
 TEST(desc_close_twice_ebadf)
 {
-	int efd = new_efd(0);
+	int efd = new_efd(0, 0);
 	ASSERT_OK(sys_close(efd));
 	ASSERT_ERRNO(sys_close(efd), EBADF);
 	int p[2];
@@ -50,8 +27,7 @@ TEST(desc_close_twice_ebadf)
 	ASSERT_ERRNO(sys_close(p[0]), EBADF);
 	ASSERT_OK(sys_close(p[1]));
 	ASSERT_ERRNO(sys_close(p[1]), EBADF);
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
+	int ep = new_ep();
 	ASSERT_OK(sys_close(ep));
 	ASSERT_ERRNO(sys_close(ep), EBADF);
 	ASSERT_ERRNO(sys_close(-1), EBADF);
@@ -59,7 +35,7 @@ TEST(desc_close_twice_ebadf)
 
 TEST(desc_io_on_closed_ebadf)
 {
-	int efd = new_efd(EFD_NONBLOCK);
+	int efd = new_efd(0, EFD_NONBLOCK);
 	write_u64(efd, 1);
 	ASSERT_OK(sys_close(efd));
 	uint64_t v = 1;
@@ -108,11 +84,11 @@ TEST(desc_poll_closed_is_nval)
 
 TEST(desc_lowest_free_number_reused)
 {
-	int a = new_efd(0);
-	int b = new_efd(0);
+	int a = new_efd(0, 0);
+	int b = new_efd(0, 0);
 	ASSERT_NE(a, b);
 	ASSERT_OK(sys_close(a));
-	int c = new_efd(0);
+	int c = new_efd(0, 0);
 	ASSERT_EQ(c, a);
 }
 
@@ -120,7 +96,7 @@ TEST(desc_lowest_free_number_reused)
 
 TEST(desc_dup_same_object)
 {
-	int efd = new_efd(EFD_NONBLOCK);
+	int efd = new_efd(0, EFD_NONBLOCK);
 	int d = sys_dup(efd);
 	ASSERT_GE(d, 0);
 	ASSERT_NE(d, efd);
@@ -181,7 +157,7 @@ TEST(desc_dup_read_end_shares_data)
 
 TEST(desc_dup_clears_cloexec_shares_status_flags)
 {
-	int efd = new_efd(EFD_CLOEXEC);
+	int efd = new_efd(0, EFD_CLOEXEC);
 	ASSERT_EQ(sys_fcntl(efd, F_GETFD, 0), FD_CLOEXEC);
 	int d = sys_dup(efd);
 	ASSERT_GE(d, 0);
@@ -197,12 +173,11 @@ TEST(desc_dup_clears_cloexec_shares_status_flags)
 
 TEST(desc_dup_epoll_fd_same_instance)
 {
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
+	int ep = new_ep();
 	int d = sys_dup(ep);
 	ASSERT_GE(d, 0);
 	ASSERT_NE(d, ep);
-	int efd = new_efd(EFD_NONBLOCK);
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(d, efd, EPOLLIN, 31);
 	write_u64(efd, 1);
 	struct epoll_event out[2];
@@ -219,7 +194,7 @@ TEST(desc_dup_epoll_fd_same_instance)
 
 TEST(desc_dup2_to_free_number)
 {
-	int efd = new_efd(EFD_NONBLOCK | EFD_CLOEXEC);
+	int efd = new_efd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_EQ(sys_dup2(efd, SYS_FD_HIGH), SYS_FD_HIGH);
 	ASSERT_EQ(sys_fcntl(SYS_FD_HIGH, F_GETFD, 0), 0);
 	ASSERT_TRUE(sys_fcntl(SYS_FD_HIGH, F_GETFL, 0) & O_NONBLOCK);
@@ -234,7 +209,7 @@ TEST(desc_dup2_to_free_number)
 
 TEST(desc_dup2_same_fd_returns_it)
 {
-	int efd = new_efd(EFD_CLOEXEC);
+	int efd = new_efd(0, EFD_CLOEXEC);
 	ASSERT_EQ(sys_dup2(efd, efd), efd);
 	/* Nothing changed, not even the close-on-exec flag. */
 	ASSERT_EQ(sys_fcntl(efd, F_GETFD, 0), FD_CLOEXEC);
@@ -247,8 +222,8 @@ TEST(desc_dup2_same_fd_returns_it)
 
 TEST(desc_dup2_replaces_open_target)
 {
-	int a = new_efd(EFD_NONBLOCK);
-	int b = new_efd(EFD_NONBLOCK);
+	int a = new_efd(0, EFD_NONBLOCK);
+	int b = new_efd(0, EFD_NONBLOCK);
 	ASSERT_EQ(sys_dup2(a, SYS_FD_HIGH), SYS_FD_HIGH);
 	ASSERT_EQ(sys_dup2(b, SYS_FD_HIGH), SYS_FD_HIGH);
 	write_u64(SYS_FD_HIGH, 4);
@@ -261,7 +236,7 @@ TEST(desc_dup2_over_last_writer_gives_hup)
 {
 	int p[2];
 	new_pipe(p, O_NONBLOCK);
-	int efd = new_efd(0);
+	int efd = new_efd(0, 0);
 	/* Replacing the only write end closes it: the reader sees HUP. */
 	ASSERT_EQ(sys_dup2(efd, p[1]), p[1]);
 	ASSERT_EQ_HEX(poll_inout(p[0]), POLLHUP);
@@ -274,7 +249,7 @@ TEST(desc_dup2_over_last_writer_gives_hup)
 
 TEST(desc_dup3_cloexec)
 {
-	int efd = new_efd(0);
+	int efd = new_efd(0, 0);
 	ASSERT_EQ(sys_dup3(efd, SYS_FD_HIGH, O_CLOEXEC), SYS_FD_HIGH);
 	ASSERT_EQ(sys_fcntl(SYS_FD_HIGH, F_GETFD, 0), FD_CLOEXEC);
 	ASSERT_EQ(sys_dup3(efd, SYS_FD_HIGH + 1, 0), SYS_FD_HIGH + 1);
@@ -286,7 +261,7 @@ TEST(desc_dup3_cloexec)
 
 TEST(desc_dup3_bad_flags_einval)
 {
-	int efd = new_efd(0);
+	int efd = new_efd(0, 0);
 	ASSERT_ERRNO(sys_dup3(efd, SYS_FD_HIGH, O_NONBLOCK), EINVAL);
 	ASSERT_ERRNO(sys_dup3(efd, SYS_FD_HIGH, -1), EINVAL);
 	ASSERT_ERRNO(sys_dup3(efd, SYS_FD_HIGH, O_CLOEXEC | O_NONBLOCK),
@@ -301,7 +276,7 @@ TEST(desc_dup3_bad_flags_einval)
 
 TEST(desc_dup3_same_fd_einval)
 {
-	int efd = new_efd(0);
+	int efd = new_efd(0, 0);
 	ASSERT_ERRNO(sys_dup3(efd, efd, 0), EINVAL);
 	ASSERT_ERRNO(sys_dup3(efd, efd, O_CLOEXEC), EINVAL);
 	/* oldfd == newfd is checked before the descriptor is looked up. */
@@ -314,7 +289,7 @@ TEST(desc_dup3_same_fd_einval)
 
 TEST(desc_dup2_negative_target_ebadf)
 {
-	int efd = new_efd(0);
+	int efd = new_efd(0, 0);
 	ASSERT_ERRNO(sys_dup2(efd, -1), EBADF);
 	ASSERT_ERRNO(sys_dup3(efd, -1, 0), EBADF);
 }
@@ -354,8 +329,8 @@ TEST(desc_fcntl_nonblock_pipe_read)
 	ASSERT_FALSE(sys_fcntl(p[0], F_GETFL, 0) & O_NONBLOCK);
 	struct late_writer w = {p[1], 100};
 	pthread_t th;
+	int64_t t0 = now_ms(); /* before the writer's sleep can start */
 	ASSERT_EQ(pthread_create(&th, NULL, late_writer_fn, &w), 0);
-	int64_t t0 = now_ms();
 	ASSERT_EQ(sys_read(p[0], &c, 1), 1);
 	ASSERT_GE(now_ms() - t0, 50);
 	ASSERT_EQ(c, 'z');
@@ -392,7 +367,7 @@ TEST(desc_fcntl_setfl_keeps_access_mode)
 
 TEST(desc_fcntl_nonblock_eventfd_read)
 {
-	int efd = new_efd(0);
+	int efd = new_efd(0, 0);
 	ASSERT_OK(sys_fcntl(efd, F_SETFL, O_NONBLOCK));
 	uint64_t v;
 	ASSERT_ERRNO(sys_read(efd, &v, 8), EAGAIN);
@@ -403,7 +378,7 @@ TEST(desc_fcntl_nonblock_eventfd_read)
 
 TEST(desc_fcntl_getfd_setfd)
 {
-	int efd = new_efd(0);
+	int efd = new_efd(0, 0);
 	ASSERT_EQ(sys_fcntl(efd, F_GETFD, 0), 0);
 	ASSERT_OK(sys_fcntl(efd, F_SETFD, FD_CLOEXEC));
 	ASSERT_EQ(sys_fcntl(efd, F_GETFD, 0), FD_CLOEXEC);
@@ -424,7 +399,7 @@ TEST(desc_fcntl_getfd_setfd)
 
 TEST(desc_fcntl_dupfd_lowest_at_or_above)
 {
-	int efd = new_efd(EFD_CLOEXEC);
+	int efd = new_efd(0, EFD_CLOEXEC);
 	int a = sys_fcntl(efd, F_DUPFD, SYS_FD_HIGH);
 	ASSERT_EQ(a, SYS_FD_HIGH);
 	int b = sys_fcntl(efd, F_DUPFD, SYS_FD_HIGH);
@@ -441,7 +416,7 @@ TEST(desc_fcntl_dupfd_lowest_at_or_above)
 
 TEST(desc_fcntl_dupfd_low_arg)
 {
-	int efd = new_efd(0);
+	int efd = new_efd(0, 0);
 	int d = sys_fcntl(efd, F_DUPFD, 0);
 	ASSERT_GE(d, 0);
 	ASSERT_NE(d, efd);
@@ -455,7 +430,7 @@ TEST(desc_fcntl_dupfd_low_arg)
 
 TEST(desc_fcntl_dupfd_cloexec)
 {
-	int efd = new_efd(0);
+	int efd = new_efd(0, 0);
 	int a = sys_fcntl(efd, F_DUPFD_CLOEXEC, SYS_FD_HIGH);
 	ASSERT_GE(a, SYS_FD_HIGH);
 	ASSERT_EQ(sys_fcntl(a, F_GETFD, 0), FD_CLOEXEC);
@@ -469,13 +444,13 @@ TEST(desc_fcntl_dupfd_cloexec)
 
 TEST(desc_fcntl_dupfd_negative_arg_einval)
 {
-	int efd = new_efd(0);
+	int efd = new_efd(0, 0);
 	ASSERT_ERRNO(sys_fcntl(efd, F_DUPFD, -1), EINVAL);
 	ASSERT_ERRNO(sys_fcntl(efd, F_DUPFD_CLOEXEC, -1), EINVAL);
 }
 
 TEST(desc_fcntl_unknown_cmd_einval)
 {
-	int efd = new_efd(0);
+	int efd = new_efd(0, 0);
 	ASSERT_ERRNO(sys_fcntl(efd, 9999, 0), EINVAL);
 }

@@ -29,22 +29,6 @@ static struct epoll_event *optr(struct epoll_event *p)
 /* NULL as an events buffer, hidden from the compiler. */
 #define NULL_EVS optr(NULL)
 
-/* A descriptor number that was valid and has been closed. */
-static int closed_fd(void)
-{
-	int fd = sys_eventfd(0, 0);
-	ASSERT_GE(fd, 0);
-	ASSERT_OK(sys_close(fd));
-	return fd;
-}
-
-static int new_efd(void)
-{
-	int fd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
-	return fd;
-}
-
 /* ---- epoll_create / epoll_create1 ---- */
 
 TEST(err_create_size_zero_or_negative)
@@ -74,8 +58,7 @@ TEST(err_create1_cloexec_visible)
 	ASSERT_GE(ep, 0);
 	int fl = sys_fcntl(ep, F_GETFD, 0);
 	ASSERT_EQ(fl, FD_CLOEXEC);
-	int ep2 = sys_epoll_create1(0);
-	ASSERT_GE(ep2, 0);
+	int ep2 = new_ep();
 	ASSERT_EQ(sys_fcntl(ep2, F_GETFD, 0), 0);
 	int ep3 = sys_epoll_create(5);
 	ASSERT_GE(ep3, 0);
@@ -103,7 +86,7 @@ TEST(err_ctl_null_event_efault_before_ebadf)
 TEST(err_ctl_null_event_efault_valid_fds)
 {
 	int ep = new_ep();
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ASSERT_ERRNO(sys_epoll_ctl(ep, EPOLL_CTL_ADD, efd, NULL), EFAULT);
 	ADD(ep, efd, EPOLLIN, 1);
 	ASSERT_ERRNO(sys_epoll_ctl(ep, EPOLL_CTL_MOD, efd, NULL), EFAULT);
@@ -115,7 +98,7 @@ TEST(err_ctl_null_event_efault_valid_fds)
 TEST(err_ctl_del_ignores_event_pointer)
 {
 	int ep = new_ep();
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	ASSERT_OK(sys_epoll_ctl(ep, EPOLL_CTL_DEL, efd, NULL));
 	ADD(ep, efd, EPOLLIN, 1);
@@ -130,7 +113,7 @@ TEST(err_ctl_del_ignores_event_pointer)
 TEST(err_ctl_ebadf_epfd_then_fd)
 {
 	int ep = new_ep();
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	int bad = closed_fd();
 	struct epoll_event ev = {.events = EPOLLIN};
 	ASSERT_ERRNO(sys_epoll_ctl(-1, EPOLL_CTL_ADD, efd, &ev), EBADF);
@@ -152,8 +135,8 @@ TEST(err_ctl_ebadf_epfd_then_fd)
 
 TEST(err_ctl_epfd_not_epoll_einval)
 {
-	int efd = new_efd();
-	int efd2 = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
+	int efd2 = new_efd(0, EFD_NONBLOCK);
 	int ep = new_ep();
 	struct epoll_event ev = {.events = EPOLLIN};
 	ASSERT_ERRNO(sys_epoll_ctl(efd, EPOLL_CTL_ADD, efd2, &ev), EINVAL);
@@ -183,12 +166,12 @@ TEST(err_ctl_fd_equals_epfd)
 TEST(err_ctl_exclusive_with_mod)
 {
 	int ep = new_ep();
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE};
 	ASSERT_ERRNO(sys_epoll_ctl(ep, EPOLL_CTL_MOD, efd, &ev), EINVAL);
 	/* Before the lookup: a missing key gives EINVAL, not ENOENT. */
-	int efd2 = new_efd();
+	int efd2 = new_efd(0, EFD_NONBLOCK);
 	ASSERT_ERRNO(sys_epoll_ctl(ep, EPOLL_CTL_MOD, efd2, &ev), EINVAL);
 	/* And the existing item is unchanged and usable. */
 	MOD(ep, efd, EPOLLOUT, 2);
@@ -211,7 +194,7 @@ TEST(err_ctl_exclusive_add_epoll_target)
 TEST(err_ctl_exclusive_bad_bits)
 {
 	int ep = new_ep();
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE |
 	                                   EPOLLONESHOT};
 	ASSERT_ERRNO(sys_epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev), EINVAL);
@@ -232,7 +215,7 @@ TEST(err_ctl_exclusive_bad_bits)
 TEST(err_ctl_exclusive_bad_bits_before_eexist)
 {
 	int ep = new_ep();
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE |
 	                                   EPOLLONESHOT};
@@ -244,7 +227,7 @@ TEST(err_ctl_exclusive_bad_bits_before_eexist)
 TEST(err_ctl_mod_of_exclusive_item)
 {
 	int ep = new_ep();
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLEXCLUSIVE, 7);
 	struct epoll_event ev = {.events = EPOLLIN};
 	ASSERT_ERRNO(sys_epoll_ctl(ep, EPOLL_CTL_MOD, efd, &ev), EINVAL);
@@ -266,7 +249,7 @@ TEST(err_ctl_mod_of_exclusive_item)
 TEST(err_ctl_eexist_enoent)
 {
 	int ep = new_ep();
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	struct epoll_event ev = {.events = EPOLLIN};
 	ASSERT_ERRNO(sys_epoll_ctl(ep, EPOLL_CTL_MOD, efd, &ev), ENOENT);
 	ASSERT_ERRNO(sys_epoll_ctl(ep, EPOLL_CTL_DEL, efd, &ev), ENOENT);
@@ -282,7 +265,7 @@ TEST(err_ctl_eexist_enoent)
 TEST(err_ctl_unknown_op_after_other_checks)
 {
 	int ep = new_ep();
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	struct epoll_event ev = {.events = EPOLLIN};
 	/* Not registered: EINVAL (not ENOENT). */
 	ASSERT_ERRNO(sys_epoll_ctl(ep, 99, efd, &ev), EINVAL);
@@ -361,7 +344,7 @@ TEST(err_ctl_mod_keeps_err_hup)
 TEST(err_ctl_unknown_bits_accepted)
 {
 	int ep = new_ep();
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | (1u << 20) | (1u << 24), 1);
 	MOD(ep, efd, EPOLLOUT | (1u << 21), 2);
 	struct epoll_event out[2];
@@ -407,7 +390,7 @@ TEST(err_wait_maxevents_einval)
 	        EINVAL);
 	/* maxevents is checked before the buffer and the instance type. */
 	ASSERT_ERRNO(sys_epoll_wait(ep, BAD_PTR, opaque(0), 0), EINVAL);
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ASSERT_ERRNO(sys_epoll_wait(efd, out, opaque(0), 0), EINVAL);
 }
 
@@ -428,7 +411,7 @@ TEST(err_wait_efault_bad_buffer)
 	struct timespec ts = {0, 0};
 	ASSERT_ERRNO(sys_epoll_pwait2(ep, BAD_PTR, 1, &ts, NULL), EFAULT);
 	/* EFAULT comes before the not-an-epoll check. */
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ASSERT_ERRNO(sys_epoll_wait(efd, BAD_PTR, 1, 0), EFAULT);
 }
 
@@ -436,7 +419,7 @@ TEST(err_wait_null_buffer_nothing_ready)
 {
 	/* access_ok() accepts NULL: with nothing ready, no copy, result 0. */
 	int ep = new_ep();
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	ASSERT_EQ(sys_epoll_wait(ep, NULL_EVS, 1, 0), 0);
 	ASSERT_EQ(sys_epoll_pwait(ep, NULL_EVS, 4, 0, NULL), 0);
@@ -448,7 +431,7 @@ TEST(err_wait_null_buffer_ready_efault_requeues)
 {
 	/* Something ready: the copy faults, EFAULT, and the event is kept. */
 	int ep = new_ep();
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLET, 21);
 	write_u64(efd, 1);
 	ASSERT_ERRNO(sys_epoll_wait(ep, NULL_EVS, 1, 0), EFAULT);
@@ -463,7 +446,7 @@ TEST(err_wait_null_buffer_ready_efault_requeues)
 TEST(err_wait_not_epoll_einval)
 {
 	struct epoll_event out[2];
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ASSERT_ERRNO(sys_epoll_wait(efd, out, 1, 0), EINVAL);
 	ASSERT_ERRNO(sys_epoll_pwait(efd, out, 1, 0, NULL), EINVAL);
 	struct timespec ts = {0, 0};
@@ -489,7 +472,7 @@ TEST(err_pwait2_bad_timespec)
 	ts = (struct timespec){-1, 999999999};
 	ASSERT_ERRNO(sys_epoll_pwait2(ep, out, 1, &ts, NULL), EINVAL);
 	/* The largest valid nanosecond value is fine. */
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLOUT, 1);
 	ts = (struct timespec){0, 999999999};
 	ASSERT_EQ(sys_epoll_pwait2(ep, out, 1, &ts, NULL), 1);
@@ -520,7 +503,7 @@ TEST(err_pwait2_timespec_efault_before_fd)
 TEST(err_pwait2_zero_does_not_block)
 {
 	int ep = new_ep();
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct epoll_event out[2];
 	struct timespec ts = {0, 0};
@@ -532,7 +515,7 @@ TEST(err_pwait2_zero_does_not_block)
 TEST(err_pwait2_timeout_waits)
 {
 	int ep = new_ep();
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct epoll_event out[2];
 	struct timespec ts = {0, 100 * 1000000};
@@ -561,13 +544,13 @@ static void *delayed_write_fn(void *arg)
 TEST(err_pwait2_null_waits_forever)
 {
 	int ep = new_ep();
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 77);
 	struct delayed_write d = {efd, 100};
 	pthread_t th;
+	int64_t t0 = now_ms(); /* before the writer's sleep can start */
 	ASSERT_EQ(pthread_create(&th, NULL, delayed_write_fn, &d), 0);
 	struct epoll_event out[2];
-	int64_t t0 = now_ms();
 	ASSERT_EQ(sys_epoll_pwait2(ep, out, 2, NULL, NULL), 1);
 	ASSERT_GE(now_ms() - t0, 50);
 	ASSERT_EQ(out[0].data.u64, 77);
@@ -577,7 +560,7 @@ TEST(err_pwait2_null_waits_forever)
 TEST(err_wait_timeout_negative_waits)
 {
 	int ep = new_ep();
-	int efd = new_efd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 78);
 	struct delayed_write d = {efd, 100};
 	pthread_t th;

@@ -21,13 +21,6 @@
 
 static char buf[65536 + PAGE];
 
-static int ff_ep(void)
-{
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
-	return ep;
-}
-
 /* A non-blocking pipe filled to capacity (16 pages). */
 static void ff_full_pipe(int p[2])
 {
@@ -44,10 +37,9 @@ static void ff_full_pipe(int p[2])
  */
 TEST(fuzz_found_pipe_partial_read_of_full_pipe_wakes_no_writer)
 {
-	int p[2], ep = ff_ep();
+	int p[2], ep = new_ep();
 	ff_full_pipe(p);
-	int efd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(efd, 0);
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, p[1], EPOLLOUT, 1);
 	ADD(ep, efd, EPOLLIN, 2);
 	struct epoll_event ev[4];
@@ -65,10 +57,9 @@ TEST(fuzz_found_pipe_partial_read_of_full_pipe_wakes_no_writer)
 /* The same wake-up seen by an edge-triggered watcher of the write end. */
 TEST(fuzz_found_pipe_partial_read_of_full_pipe_no_et_event)
 {
-	int p[2], ep = ff_ep();
+	int p[2], ep = new_ep();
 	ff_full_pipe(p);
-	int efd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(efd, 0);
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, p[1], EPOLLOUT | EPOLLET, 1);
 	ADD(ep, efd, EPOLLIN | EPOLLET, 2);
 	struct epoll_event ev[4];
@@ -94,7 +85,7 @@ static int ff_path_chain(int nregs)
 	int p[2], fds[12], e[6];
 	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
 	for (int i = 1; i <= 5; i++)
-		e[i] = ff_ep();
+		e[i] = new_ep();
 	fds[0] = p[0];
 	for (int i = 1; i < nregs; i++)
 		ASSERT_GE(fds[i] = sys_dup(p[0]), 0);

@@ -51,25 +51,6 @@ static void expect_(int line, int ep, uint32_t mask, const uint64_t *want,
 #define EXPECT(ep, ...) EXPECT_M(ep, EPOLLIN, __VA_ARGS__)
 #define EXPECT_NONE(ep) expect_(__LINE__, ep, 0, NULL, 0)
 
-static int mkep(void)
-{
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
-	return ep;
-}
-
-static void mkpipe(int p[2])
-{
-	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
-}
-
-static int mkefd(unsigned int init)
-{
-	int efd = sys_eventfd(init, EFD_NONBLOCK);
-	ASSERT_GE(efd, 0);
-	return efd;
-}
-
 static int ctl(int ep, int op, int fd, uint32_t events, uint64_t data)
 {
 	struct epoll_event e = {.events = events, .data.u64 = data};
@@ -83,8 +64,8 @@ static int ctl(int ep, int op, int fd, uint32_t events, uint64_t data)
 
 TEST(life_del_through_dup_enoent)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 1);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
@@ -97,8 +78,8 @@ TEST(life_del_through_dup_enoent)
 
 TEST(life_mod_through_dup_enoent)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 1);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
@@ -109,8 +90,8 @@ TEST(life_mod_through_dup_enoent)
 
 TEST(life_add_dup_two_registrations)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
 	ADD(ep, p[0], EPOLLIN, 1);
@@ -133,8 +114,8 @@ TEST(life_add_dup_two_registrations)
 
 TEST(life_add_dup_independent_modes)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
 	ADD(ep, p[0], EPOLLIN | EPOLLET, 1);
@@ -154,8 +135,8 @@ TEST(life_add_dup_independent_modes)
 
 TEST(life_close_registered_fd_dup_alive_events_continue)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 7);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
@@ -173,8 +154,8 @@ TEST(life_close_registered_fd_dup_alive_events_continue)
 
 TEST(life_closed_number_del_mod_ebadf)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 7);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
@@ -189,8 +170,8 @@ TEST(life_closed_number_del_mod_ebadf)
 
 TEST(life_dup2_same_file_onto_closed_number_eexist)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 7);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
@@ -208,9 +189,9 @@ TEST(life_dup2_same_file_onto_closed_number_eexist)
 
 TEST(life_close_last_ref_removes_registration)
 {
-	int ep = mkep(), p[2], q[2];
-	mkpipe(p);
-	mkpipe(q);
+	int ep = new_ep(), p[2], q[2];
+	new_pipe(p, O_NONBLOCK);
+	new_pipe(q, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 1);
 	int num = p[0];
 	ASSERT_OK(sys_close(num)); /* the read end's only reference */
@@ -227,9 +208,9 @@ TEST(life_close_last_ref_removes_registration)
 
 TEST(life_close_ready_item_leaves_ready_list)
 {
-	int ep = mkep(), p[2], q[2];
-	mkpipe(p);
-	mkpipe(q);
+	int ep = new_ep(), p[2], q[2];
+	new_pipe(p, O_NONBLOCK);
+	new_pipe(q, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 1);
 	ADD(ep, q[0], EPOLLIN, 2);
 	write_byte(p[1]);
@@ -241,8 +222,8 @@ TEST(life_close_ready_item_leaves_ready_list)
 
 TEST(life_close_dup_keeps_registration)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 5);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
@@ -255,8 +236,8 @@ TEST(life_close_dup_keeps_registration)
 
 TEST(life_two_regs_close_one_number_both_stay)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
 	ADD(ep, p[0], EPOLLIN, 1);
@@ -271,8 +252,8 @@ TEST(life_two_regs_close_one_number_both_stay)
 
 TEST(life_close_write_end_registration_removed)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[1], EPOLLOUT, 1);
 	ADD(ep, p[0], EPOLLIN, 2);
 	EXPECT_M(ep, EPOLLOUT, 1);
@@ -286,9 +267,9 @@ TEST(life_close_write_end_registration_removed)
 
 TEST(life_dup2_over_registered_last_ref)
 {
-	int ep = mkep(), p[2], q[2];
-	mkpipe(p);
-	mkpipe(q);
+	int ep = new_ep(), p[2], q[2];
+	new_pipe(p, O_NONBLOCK);
+	new_pipe(q, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 1);
 	write_byte(p[1]); /* queued */
 	write_byte(q[1]);
@@ -302,9 +283,9 @@ TEST(life_dup2_over_registered_last_ref)
 
 TEST(life_dup2_over_registered_old_file_alive)
 {
-	int ep = mkep(), p[2], q[2];
-	mkpipe(p);
-	mkpipe(q);
+	int ep = new_ep(), p[2], q[2];
+	new_pipe(p, O_NONBLOCK);
+	new_pipe(q, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 1);
 	int keep = sys_dup(p[0]);
 	ASSERT_GE(keep, 0);
@@ -324,8 +305,8 @@ TEST(life_dup2_over_registered_old_file_alive)
 
 TEST(life_dup3_over_registered_last_ref)
 {
-	int ep = mkep();
-	int a = mkefd(1), b = mkefd(1);
+	int ep = new_ep();
+	int a = new_efd(1, EFD_NONBLOCK), b = new_efd(1, EFD_NONBLOCK);
 	ADD(ep, a, EPOLLIN, 1);
 	ADD(ep, b, EPOLLIN, 2);
 	EXPECT(ep, 1, 2);
@@ -338,8 +319,8 @@ TEST(life_dup3_over_registered_last_ref)
 
 TEST(life_dup2_onto_itself_keeps_registration)
 {
-	int ep = mkep();
-	int a = mkefd(1);
+	int ep = new_ep();
+	int a = new_efd(1, EFD_NONBLOCK);
 	ADD(ep, a, EPOLLIN, 1);
 	ASSERT_EQ(sys_dup2(a, a), a);
 	EXPECT(ep, 1);
@@ -348,8 +329,8 @@ TEST(life_dup2_onto_itself_keeps_registration)
 
 TEST(life_dup2_to_high_number_is_new_key)
 {
-	int ep = mkep();
-	int a = mkefd(1);
+	int ep = new_ep();
+	int a = new_efd(1, EFD_NONBLOCK);
 	ADD(ep, a, EPOLLIN, 1);
 	int hi = SYS_FD_HIGH;
 	ASSERT_EQ(sys_dup2(a, hi), hi);
@@ -364,8 +345,8 @@ TEST(life_dup2_to_high_number_is_new_key)
 
 TEST(life_fcntl_dupfd_is_a_dup)
 {
-	int ep = mkep();
-	int a = mkefd(1);
+	int ep = new_ep();
+	int a = new_efd(1, EFD_NONBLOCK);
 	ADD(ep, a, EPOLLIN, 1);
 	int d = sys_fcntl(a, F_DUPFD_CLOEXEC, 0);
 	ASSERT_GE(d, 0);
@@ -383,8 +364,8 @@ TEST(life_fcntl_dupfd_is_a_dup)
 
 TEST(life_epoll_dup_keeps_instance)
 {
-	int ep = mkep();
-	int a = mkefd(1), b = mkefd(0);
+	int ep = new_ep();
+	int a = new_efd(1, EFD_NONBLOCK), b = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, a, EPOLLIN, 1);
 	int ep2 = sys_dup(ep);
 	ASSERT_GE(ep2, 0);
@@ -400,8 +381,8 @@ TEST(life_epoll_dup_keeps_instance)
 
 TEST(life_epoll_dup_is_same_instance)
 {
-	int ep = mkep();
-	int a = mkefd(1);
+	int ep = new_ep();
+	int a = new_efd(1, EFD_NONBLOCK);
 	int ep2 = sys_dup(ep);
 	ASSERT_GE(ep2, 0);
 	ADD(ep, a, EPOLLIN, 1);
@@ -416,7 +397,7 @@ TEST(life_epoll_dup_is_same_instance)
 
 TEST(life_epoll_dup_add_into_itself_einval)
 {
-	int ep = mkep();
+	int ep = new_ep();
 	int ep2 = sys_dup(ep);
 	ASSERT_GE(ep2, 0);
 	ASSERT_ERRNO(ctl(ep, EPOLL_CTL_ADD, ep2, EPOLLIN, 1), EINVAL);
@@ -426,8 +407,8 @@ TEST(life_epoll_dup_add_into_itself_einval)
 
 TEST(life_close_epoll_other_instance_unaffected)
 {
-	int ep1 = mkep(), ep2 = mkep(), p[2];
-	mkpipe(p);
+	int ep1 = new_ep(), ep2 = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep1, p[0], EPOLLIN, 1);
 	ADD(ep2, p[0], EPOLLIN, 2);
 	write_byte(p[1]);
@@ -447,12 +428,12 @@ TEST(life_close_epoll_other_instance_unaffected)
 TEST(life_close_epoll_then_new_instance_same_pipe)
 {
 	int p[2];
-	mkpipe(p);
-	int ep1 = mkep();
+	new_pipe(p, O_NONBLOCK);
+	int ep1 = new_ep();
 	ADD(ep1, p[0], EPOLLIN | EPOLLET, 1);
 	write_byte(p[1]);
 	ASSERT_OK(sys_close(ep1)); /* with a queued item */
-	int ep2 = mkep();
+	int ep2 = new_ep();
 	ADD(ep2, p[0], EPOLLIN | EPOLLET, 2);
 	EXPECT(ep2, 2);
 	EXPECT_NONE(ep2);
@@ -462,8 +443,8 @@ TEST(life_close_epoll_then_new_instance_same_pipe)
 
 TEST(life_eventfd_in_two_instances)
 {
-	int ep1 = mkep(), ep2 = mkep();
-	int efd = mkefd(0);
+	int ep1 = new_ep(), ep2 = new_ep();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep1, efd, EPOLLIN, 1);
 	ADD(ep2, efd, EPOLLIN | EPOLLET, 2);
 	EXPECT_NONE(ep1);
@@ -484,9 +465,9 @@ TEST(life_eventfd_in_two_instances)
 TEST(life_close_fd_watched_by_three_instances)
 {
 	int ep[3];
-	int efd = mkefd(1);
+	int efd = new_efd(1, EFD_NONBLOCK);
 	for (int i = 0; i < 3; i++) {
-		ep[i] = mkep();
+		ep[i] = new_ep();
 		ADD(ep[i], efd, EPOLLIN, (uint64_t)(10 + i));
 	}
 	EXPECT(ep[0], 10);
@@ -499,8 +480,8 @@ TEST(life_close_fd_watched_by_three_instances)
 
 TEST(life_readd_after_del)
 {
-	int ep = mkep();
-	int efd = mkefd(1);
+	int ep = new_ep();
+	int efd = new_efd(1, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	EXPECT(ep, 1);
 	DEL(ep, efd);
@@ -522,8 +503,8 @@ TEST(life_readd_after_del)
 
 TEST(life_nested_inner_closed_removes_registration)
 {
-	int outer = mkep(), inner = mkep();
-	int efd = mkefd(1);
+	int outer = new_ep(), inner = new_ep();
+	int efd = new_efd(1, EFD_NONBLOCK);
 	ADD(inner, efd, EPOLLIN, 1);
 	ADD(outer, inner, EPOLLIN, 100);
 	EXPECT(outer, 100);
@@ -535,8 +516,8 @@ TEST(life_nested_inner_closed_removes_registration)
 
 TEST(life_nested_inner_dup_keeps_registration)
 {
-	int outer = mkep(), inner = mkep();
-	int efd = mkefd(0);
+	int outer = new_ep(), inner = new_ep();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(inner, efd, EPOLLIN, 1);
 	ADD(outer, inner, EPOLLIN, 100);
 	int d = sys_dup(inner);
@@ -555,14 +536,14 @@ TEST(life_nested_inner_dup_keeps_registration)
 
 TEST(life_nested_outer_closed_inner_still_works)
 {
-	int outer = mkep(), inner = mkep();
-	int efd = mkefd(0);
+	int outer = new_ep(), inner = new_ep();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(inner, efd, EPOLLIN, 1);
 	ADD(outer, inner, EPOLLIN, 100);
 	write_u64(efd, 1);
 	ASSERT_OK(sys_close(outer));
 	EXPECT(inner, 1);
-	int outer2 = mkep();
+	int outer2 = new_ep();
 	ADD(outer2, inner, EPOLLIN | EPOLLET, 200);
 	EXPECT(outer2, 200);
 	EXPECT_NONE(outer2);
@@ -572,8 +553,8 @@ TEST(life_nested_outer_closed_inner_still_works)
 
 TEST(life_nested_watched_file_closed_under_inner)
 {
-	int outer = mkep(), inner = mkep();
-	int efd = mkefd(1);
+	int outer = new_ep(), inner = new_ep();
+	int efd = new_efd(1, EFD_NONBLOCK);
 	ADD(inner, efd, EPOLLIN, 1);
 	ADD(outer, inner, EPOLLIN, 100);
 	EXPECT(outer, 100);

@@ -15,24 +15,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define SLACK_MS 10
-#define LATE_MS 3000
 #define ID(i) (1000 + (i)) /* data of the item for instance e[i] */
 #define LEAF 77            /* data of the item for the file at the bottom */
-
-static int mkep(void)
-{
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
-	return ep;
-}
-
-static int mkefd(void)
-{
-	int efd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(efd, 0);
-	return efd;
-}
 
 static int add_errno(int ep, int fd)
 {
@@ -70,7 +54,7 @@ static short poll1(int fd, short events, int timeout)
 
 TEST(nest_epfd_readable_in_rdnorm)
 {
-	int e1 = mkep(), efd = mkefd();
+	int e1 = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(e1, efd, EPOLLIN, LEAF);
 	ASSERT_EQ(poll1(e1, POLLIN | POLLRDNORM | POLLOUT, 0), 0);
 	write_u64(efd, 1);
@@ -79,7 +63,7 @@ TEST(nest_epfd_readable_in_rdnorm)
 	ASSERT_EQ_HEX(poll1(e1, POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM, 0),
 	              POLLIN | POLLRDNORM);
 	/* Inside a parent registered for everything: IN|RDNORM only. */
-	int e0 = mkep();
+	int e0 = new_ep();
 	ADD(e0, e1,
 	    EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM | EPOLLPRI |
 	            EPOLLRDHUP,
@@ -96,7 +80,7 @@ TEST(nest_epfd_readable_in_rdnorm)
 /* Never writable: a parent watching for EPOLLOUT alone never fires. */
 TEST(nest_epfd_never_writable)
 {
-	int e0 = mkep(), e1 = mkep(), efd = mkefd(), p[2];
+	int e0 = new_ep(), e1 = new_ep(), efd = new_efd(0, EFD_NONBLOCK), p[2];
 	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
 	ADD(e1, efd, EPOLLIN | EPOLLOUT, LEAF); /* efd is writable */
 	ADD(e1, p[1], EPOLLOUT, LEAF + 1);      /* so is the pipe */
@@ -119,7 +103,7 @@ TEST(nest_epfd_never_writable)
 /* Polling an epoll fd re-polls its queued items and drops the stale ones. */
 TEST(nest_poll_drops_items_no_longer_ready)
 {
-	int e1 = mkep(), efd = mkefd(), p[2];
+	int e1 = new_ep(), efd = new_efd(0, EFD_NONBLOCK), p[2];
 	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
 	ADD(e1, efd, EPOLLIN, LEAF);
 	ADD(e1, p[0], EPOLLIN | EPOLLET, LEAF + 1);
@@ -153,7 +137,7 @@ TEST(nest_poll_drops_items_no_longer_ready)
  */
 TEST(nest_et_parent_sees_every_child_wakeup)
 {
-	int e0 = mkep(), e1 = mkep(), efd = mkefd();
+	int e0 = new_ep(), e1 = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(e1, efd, EPOLLIN, LEAF);
 	ADD(e0, e1, EPOLLIN | EPOLLET, ID(1));
 	struct epoll_event ev[4];
@@ -188,11 +172,11 @@ static void chain_check(int levels, unsigned et, int use_pipe)
 {
 	int e[4], p[2];
 	for (int i = 0; i < levels; i++)
-		e[i] = mkep();
+		e[i] = new_ep();
 	if (use_pipe) {
 		ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
 	} else {
-		p[0] = p[1] = mkefd();
+		p[0] = p[1] = new_efd(0, EFD_NONBLOCK);
 	}
 	for (int i = 0; i < levels; i++) {
 		uint32_t mode = (et >> i) & 1 ? EPOLLET : 0;
@@ -262,8 +246,8 @@ TEST(nest_chain3_pipe_lt_et_combinations)
 
 TEST(nest_fanout_reports_only_ready_children)
 {
-	int e0 = mkep(), e1 = mkep(), e2 = mkep();
-	int a = mkefd(), b = mkefd();
+	int e0 = new_ep(), e1 = new_ep(), e2 = new_ep();
+	int a = new_efd(0, EFD_NONBLOCK), b = new_efd(0, EFD_NONBLOCK);
 	ADD(e1, a, EPOLLIN, LEAF);
 	ADD(e2, b, EPOLLIN, LEAF + 1);
 	ADD(e0, e1, EPOLLIN, ID(1));
@@ -290,7 +274,7 @@ TEST(nest_fanout_reports_only_ready_children)
 /* One pipe in e1 and e2, both in e0: one write, two events at the top. */
 TEST(nest_fanin_one_pipe_two_paths)
 {
-	int e0 = mkep(), e1 = mkep(), e2 = mkep(), p[2];
+	int e0 = new_ep(), e1 = new_ep(), e2 = new_ep(), p[2];
 	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
 	ADD(e1, p[0], EPOLLIN | EPOLLET, LEAF);
 	ADD(e2, p[0], EPOLLIN, LEAF);
@@ -324,7 +308,8 @@ TEST(nest_fanin_one_pipe_two_paths)
 /* e0 -> {e1, e2} -> e3 -> eventfd: both paths report. */
 TEST(nest_diamond_both_paths_report)
 {
-	int e0 = mkep(), e1 = mkep(), e2 = mkep(), e3 = mkep(), efd = mkefd();
+	int e0 = new_ep(), e1 = new_ep(), e2 = new_ep(), e3 = new_ep(),
+	    efd = new_efd(0, EFD_NONBLOCK);
 	ADD(e3, efd, EPOLLIN, LEAF);
 	ADD(e1, e3, EPOLLIN, ID(3));
 	ADD(e2, e3, EPOLLIN, ID(3));
@@ -354,7 +339,8 @@ struct sleeper {
 	int fd, use_poll, timeout;
 	int ret;
 	short revents;
-	int64_t elapsed;
+	int64_t t0, elapsed; /* from sleeper_start, which the test's sleep
+	                        follows */
 	struct epoll_event ev[4];
 	atomic_int done;
 };
@@ -362,7 +348,6 @@ struct sleeper {
 static void *sleeper_main(void *arg)
 {
 	struct sleeper *s = arg;
-	int64_t t0 = now_ms();
 	if (s->use_poll) {
 		struct pollfd p = {.fd = s->fd, .events = POLLIN};
 		s->ret = sys_poll(&p, 1, s->timeout);
@@ -370,7 +355,7 @@ static void *sleeper_main(void *arg)
 	} else {
 		s->ret = sys_epoll_wait(s->fd, s->ev, 4, s->timeout);
 	}
-	s->elapsed = now_ms() - t0;
+	s->elapsed = now_ms() - s->t0;
 	atomic_store(&s->done, 1);
 	return NULL;
 }
@@ -381,6 +366,8 @@ static void sleeper_start(struct sleeper *s, int fd, int use_poll)
 	s->use_poll = use_poll;
 	s->timeout = 5000;
 	atomic_store(&s->done, 0);
+	s->t0 = now_ms(); /* not in the thread: it may start late on a busy
+	                     machine */
 	ASSERT_EQ(pthread_create(&s->tid, NULL, sleeper_main, s), 0);
 }
 
@@ -394,9 +381,9 @@ static void sleeper_join(struct sleeper *s)
 /* e0 -> e1 -> e2 -> eventfd; the waiter sleeps on e0 (wait or poll). */
 static void wake_through_chain(int use_poll, unsigned et)
 {
-	int e[3], efd = mkefd();
+	int e[3], efd = new_efd(0, EFD_NONBLOCK);
 	for (int i = 0; i < 3; i++)
-		e[i] = mkep();
+		e[i] = new_ep();
 	ADD(e[2], efd, EPOLLIN | ((et & 4) ? EPOLLET : 0), LEAF);
 	ADD(e[1], e[2], EPOLLIN | ((et & 2) ? EPOLLET : 0), ID(2));
 	ADD(e[0], e[1], EPOLLIN | ((et & 1) ? EPOLLET : 0), ID(1));
@@ -433,7 +420,7 @@ TEST(nest_thread_poll_on_top_woken_through_chain)
 /* One thread polls an epoll fd, another waits in it: one write wakes both. */
 TEST(nest_poll_and_wait_on_same_epfd_both_woken)
 {
-	int e1 = mkep(), p[2];
+	int e1 = new_ep(), p[2];
 	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
 	ADD(e1, p[0], EPOLLIN, LEAF);
 	struct sleeper a, b;
@@ -455,7 +442,7 @@ TEST(nest_poll_and_wait_on_same_epfd_both_woken)
 /* Two threads in epoll_wait on the top of e0 -> e1 -> pipe, LT: both wake. */
 TEST(nest_two_waiters_on_top_lt_both_woken)
 {
-	int e0 = mkep(), e1 = mkep(), p[2];
+	int e0 = new_ep(), e1 = new_ep(), p[2];
 	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
 	ADD(e1, p[0], EPOLLIN, LEAF);
 	ADD(e0, e1, EPOLLIN, ID(1));
@@ -480,7 +467,7 @@ TEST(nest_two_waiters_on_top_lt_both_woken)
 
 TEST(nest_eloop_two_cycle)
 {
-	int e1 = mkep(), e2 = mkep();
+	int e1 = new_ep(), e2 = new_ep();
 	ADD(e2, e1, EPOLLIN, ID(1));
 	ASSERT_EQ(add_errno(e1, e2), ELOOP);
 	/* Nothing was added: DEL finds no such item. */
@@ -495,7 +482,8 @@ TEST(nest_eloop_two_cycle)
 
 TEST(nest_eloop_three_cycle)
 {
-	int e1 = mkep(), e2 = mkep(), e3 = mkep(), efd = mkefd();
+	int e1 = new_ep(), e2 = new_ep(), e3 = new_ep(),
+	    efd = new_efd(0, EFD_NONBLOCK);
 	ADD(e3, efd, EPOLLIN, LEAF);
 	ADD(e1, e2, EPOLLIN, ID(2)); /* e1 -> e2 -> e3 */
 	ADD(e2, e3, EPOLLIN, ID(3));
@@ -523,9 +511,9 @@ TEST(nest_eloop_three_cycle)
  */
 static void depth_bottom_up(int with_file)
 {
-	int e[NCHAIN], efd = mkefd();
+	int e[NCHAIN], efd = new_efd(0, EFD_NONBLOCK);
 	for (int i = 0; i < NCHAIN; i++)
-		e[i] = mkep();
+		e[i] = new_ep();
 	if (with_file)
 		ADD(e[0], efd, EPOLLIN, LEAF);
 	for (int k = 1; k <= 4; k++)
@@ -555,9 +543,9 @@ static void depth_bottom_up(int with_file)
  */
 static void depth_top_down(int with_file)
 {
-	int e[NCHAIN], efd = mkefd();
+	int e[NCHAIN], efd = new_efd(0, EFD_NONBLOCK);
 	for (int i = 0; i < NCHAIN; i++)
-		e[i] = mkep();
+		e[i] = new_ep();
 	for (int k = 1; k <= 4; k++)
 		ASSERT_EQ(add_errno(e[k - 1], e[k]), 0);
 	ASSERT_EQ(add_errno(e[4], e[5]), ELOOP);
@@ -595,12 +583,12 @@ TEST(nest_depth_limit_joining_two_chains)
 		for (int b = 1; b <= 5; b++) {
 			int x[5], y[5];
 			for (int i = 0; i < a; i++) {
-				x[i] = mkep(); /* x[0] top of chain x */
+				x[i] = new_ep(); /* x[0] top of chain x */
 				if (i)
 					ASSERT_EQ(add_errno(x[i - 1], x[i]), 0);
 			}
 			for (int i = 0; i < b; i++) {
-				y[i] = mkep();
+				y[i] = new_ep();
 				if (i)
 					ASSERT_EQ(add_errno(y[i - 1], y[i]), 0);
 			}
@@ -620,7 +608,7 @@ TEST(nest_depth_del_makes_room)
 {
 	int e[6];
 	for (int i = 0; i < 6; i++)
-		e[i] = mkep();
+		e[i] = new_ep();
 	for (int k = 1; k <= 4; k++)
 		ASSERT_EQ(add_errno(e[k], e[k - 1]), 0);
 	ASSERT_EQ(add_errno(e[5], e[4]), ELOOP);
@@ -639,7 +627,7 @@ TEST(nest_depth_del_makes_room)
 
 TEST(nest_del_child_breaks_chain)
 {
-	int e0 = mkep(), e1 = mkep(), efd = mkefd();
+	int e0 = new_ep(), e1 = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(e1, efd, EPOLLIN, LEAF);
 	ADD(e0, e1, EPOLLIN, ID(1));
 	write_u64(efd, 1);
@@ -667,7 +655,7 @@ TEST(nest_del_child_breaks_chain)
 /* Closing the child instance (its last reference) removes it from e0. */
 TEST(nest_close_child_removes_it_from_parent)
 {
-	int e0 = mkep(), e1 = mkep(), efd = mkefd();
+	int e0 = new_ep(), e1 = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(e1, efd, EPOLLIN, LEAF);
 	ADD(e0, e1, EPOLLIN, ID(1));
 	write_u64(efd, 1);
@@ -684,7 +672,7 @@ TEST(nest_close_child_removes_it_from_parent)
 /* A dup of the child keeps it alive: the chain keeps working. */
 TEST(nest_close_child_with_dup_keeps_chain)
 {
-	int e0 = mkep(), e1 = mkep(), efd = mkefd();
+	int e0 = new_ep(), e1 = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(e1, efd, EPOLLIN, LEAF);
 	ADD(e0, e1, EPOLLIN | EPOLLET, ID(1));
 	int d = sys_dup(e1);

@@ -69,13 +69,6 @@ static void expect_seq_(int line, int ep, int max, uint32_t mask,
 
 enum { A = 1, B = 2, C = 3, D = 4 };
 
-static int mkep(void)
-{
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
-	return ep;
-}
-
 struct pipes {
 	int r[5], w[5];
 };
@@ -96,7 +89,7 @@ static void setup(int ep, struct pipes *p, int n, const uint32_t *flags)
 /* Three LT pipes A, B, C registered and made readable in that order. */
 static int setup_abc(struct pipes *p)
 {
-	int ep = mkep();
+	int ep = new_ep();
 	setup(ep, p, 3, NULL);
 	write_byte(p->w[A]);
 	write_byte(p->w[B]);
@@ -157,7 +150,7 @@ TEST(order_mixed_maxevents)
 TEST(order_made_ready_in_reverse)
 {
 	struct pipes p;
-	int ep = mkep();
+	int ep = new_ep();
 	setup(ep, &p, 3, NULL);
 	write_byte(p.w[C]);
 	write_byte(p.w[B]);
@@ -170,7 +163,7 @@ TEST(order_made_ready_in_reverse)
 
 TEST(order_ready_at_add_follows_add_order)
 {
-	int ep = mkep();
+	int ep = new_ep();
 	int fds[4][2];
 	for (int i = 1; i <= 3; i++) {
 		ASSERT_OK(sys_pipe2(fds[i], O_NONBLOCK));
@@ -188,7 +181,7 @@ TEST(order_et_items_mixed_in)
 {
 	struct pipes p;
 	const uint32_t fl[3] = {0, EPOLLET, 0};
-	int ep = mkep();
+	int ep = new_ep();
 	setup(ep, &p, 3, fl);
 	write_byte(p.w[A]);
 	write_byte(p.w[B]);
@@ -206,7 +199,7 @@ TEST(order_et_rewake_goes_to_tail)
 {
 	struct pipes p;
 	const uint32_t fl[3] = {EPOLLET, EPOLLET, EPOLLET};
-	int ep = mkep();
+	int ep = new_ep();
 	setup(ep, &p, 3, fl);
 	write_byte(p.w[A]);
 	write_byte(p.w[B]);
@@ -254,7 +247,7 @@ TEST(order_not_ready_dropped_does_not_count_toward_max)
 TEST(order_new_ready_between_waits)
 {
 	struct pipes p;
-	int ep = mkep();
+	int ep = new_ep();
 	setup(ep, &p, 3, NULL);
 	write_byte(p.w[A]);
 	write_byte(p.w[B]);
@@ -267,11 +260,10 @@ TEST(order_new_ready_between_waits)
 
 TEST(order_ten_eventfds_maxevents_3)
 {
-	int ep = mkep();
+	int ep = new_ep();
 	int efd[10];
 	for (int i = 0; i < 10; i++) {
-		efd[i] = sys_eventfd(0, EFD_NONBLOCK);
-		ASSERT_GE(efd[i], 0);
+		efd[i] = new_efd(0, EFD_NONBLOCK);
 		ADD(ep, efd[i], EPOLLIN, (uint64_t)(100 + i));
 	}
 	for (int i = 0; i < 10; i++)
@@ -290,11 +282,10 @@ TEST(order_ten_eventfds_maxevents_3)
 
 TEST(order_ten_eventfds_half_drained)
 {
-	int ep = mkep();
+	int ep = new_ep();
 	int efd[10];
 	for (int i = 0; i < 10; i++) {
-		efd[i] = sys_eventfd(0, EFD_NONBLOCK);
-		ASSERT_GE(efd[i], 0);
+		efd[i] = new_efd(0, EFD_NONBLOCK);
 		ADD(ep, efd[i], EPOLLIN, (uint64_t)(100 + i));
 		write_u64(efd[i], 1);
 	}
@@ -367,7 +358,7 @@ TEST(order_oneshot_rearm_goes_to_tail)
 {
 	struct pipes p;
 	const uint32_t fl[3] = {EPOLLONESHOT, 0, 0};
-	int ep = mkep();
+	int ep = new_ep();
 	setup(ep, &p, 3, fl);
 	write_byte(p.w[A]);
 	write_byte(p.w[B]);
@@ -383,7 +374,7 @@ TEST(order_queued_twice_reported_once)
 {
 	struct pipes p;
 	const uint32_t fl[2] = {0, EPOLLET};
-	int ep = mkep();
+	int ep = new_ep();
 	setup(ep, &p, 2, fl);
 	write_byte(p.w[A]);
 	write_byte(p.w[B]);
@@ -398,7 +389,7 @@ TEST(order_queued_twice_reported_once)
 
 TEST(order_eventfd_written_twice_reported_once)
 {
-	int ep = mkep();
+	int ep = new_ep();
 	int e1 = sys_eventfd(0, EFD_NONBLOCK);
 	int e2 = sys_eventfd(0, EFD_NONBLOCK);
 	ASSERT_GE(e1, 0);
@@ -416,7 +407,7 @@ TEST(order_eventfd_written_twice_reported_once)
 TEST(order_four_pipes_maxevents_2)
 {
 	struct pipes p;
-	int ep = mkep();
+	int ep = new_ep();
 	setup(ep, &p, 4, NULL);
 	for (int i = 1; i <= 4; i++)
 		write_byte(p.w[i]);
@@ -448,7 +439,7 @@ TEST(order_nested_child_order_kept)
 {
 	struct pipes p;
 	int inner = setup_abc(&p);
-	int outer = mkep();
+	int outer = new_ep();
 	ADD(outer, inner, EPOLLIN, 100);
 	/* polling the child from the parent does not reorder its list */
 	EXPECT_SEQ(outer, 4, 100);
@@ -460,7 +451,7 @@ TEST(order_nested_child_order_kept)
 
 TEST(order_same_file_registrations_woken_newest_first)
 {
-	int ep = mkep(), p[2];
+	int ep = new_ep(), p[2];
 	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
 	int d1 = sys_dup(p[0]), d2 = sys_dup(p[0]);
 	ASSERT_GE(d1, 0);
@@ -484,7 +475,7 @@ TEST(order_same_file_registrations_woken_newest_first)
 
 TEST(order_same_file_ready_at_add_follows_add_order)
 {
-	int ep = mkep(), p[2];
+	int ep = new_ep(), p[2];
 	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
 	write_byte(p[1]);
 	int d1 = sys_dup(p[0]), d2 = sys_dup(p[0]);
@@ -502,9 +493,8 @@ TEST(order_same_file_ready_at_add_follows_add_order)
 
 TEST(order_same_eventfd_et_items_newest_first)
 {
-	int ep = mkep();
-	int efd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(efd, 0);
+	int ep = new_ep();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	int d = sys_dup(efd);
 	ASSERT_GE(d, 0);
 	ADD(ep, efd, EPOLLIN | EPOLLET, 1);

@@ -9,6 +9,7 @@
  * stops short, or a wait that times out, never as a hang.
  */
 #include "sys.h"
+#include "waiter.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,59 +26,6 @@
 #define UNDER_TSAN 0
 #endif
 
-#define SLACK_MS 10
-#define LATE_MS 3000
-
-static int mkep(void)
-{
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
-	return ep;
-}
-
-static int mkefd(void)
-{
-	int efd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(efd, 0);
-	return efd;
-}
-
-/* One wait in a thread. */
-struct waiter {
-	pthread_t tid;
-	int ep, max, timeout;
-	int ret, err;
-	int64_t elapsed;
-	struct epoll_event ev[8];
-	atomic_int started, done;
-};
-
-static void *waiter_main(void *arg)
-{
-	struct waiter *w = arg;
-	atomic_store(&w->started, 1);
-	int64_t t0 = now_ms();
-	w->ret = sys_epoll_wait(w->ep, w->ev, w->max, w->timeout);
-	w->err = errno;
-	w->elapsed = now_ms() - t0;
-	atomic_store(&w->done, 1);
-	return NULL;
-}
-
-static void start(struct waiter *w, int ep, int max, int timeout)
-{
-	memset(w, 0, sizeof(*w));
-	w->ep = ep;
-	w->max = max;
-	w->timeout = timeout;
-	ASSERT_EQ(pthread_create(&w->tid, NULL, waiter_main, w), 0);
-}
-
-static void join(struct waiter *w)
-{
-	ASSERT_EQ(pthread_join(w->tid, NULL), 0);
-}
-
 /* ---- MOD during a wait ---- */
 
 /*
@@ -87,7 +35,7 @@ static void join(struct waiter *w)
  */
 static void mod_during_wait(int rounds, int settle_ms)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLPRI, 1); /* never true for an eventfd */
 	for (int i = 0; i < rounds; i++) {
 		/* counter 0: OUT true, IN false; odd rounds make it IN too */
@@ -95,14 +43,14 @@ static void mod_during_wait(int rounds, int settle_ms)
 		if (i & 1)
 			write_u64(efd, 1);
 		struct waiter w;
-		start(&w, ep, 8, 2000);
+		waiter_start(&w, ep, 8, 2000);
 		if (settle_ms)
 			sleep_ms(settle_ms);
 		else
 			while (!atomic_load(&w.started))
 				;
 		MOD(ep, efd, want, 100 + i);
-		join(&w);
+		waiter_join(&w);
 		ASSERT_EQ(w.ret, 1);
 		ASSERT_EQ_HEX(w.ev[0].events, want);
 		ASSERT_EQ(w.ev[0].data.u64, 100 + i);
@@ -129,16 +77,16 @@ TEST(race_mod_during_wait_tight_loop)
 /* MOD that changes only data, during a wait, then the event: new data. */
 TEST(race_mod_data_during_wait)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLET, 1);
 	struct waiter w;
-	start(&w, ep, 8, 2000);
+	waiter_start(&w, ep, 8, 2000);
 	sleep_ms(100);
 	MOD(ep, efd, EPOLLIN | EPOLLET, 2);
 	sleep_ms(50);
 	ASSERT_FALSE(atomic_load(&w.done));
 	write_u64(efd, 1);
-	join(&w);
+	waiter_join(&w);
 	ASSERT_EQ(w.ret, 1);
 	ASSERT_EQ(w.ev[0].data.u64, 2);
 	ASSERT_OK(sys_close(efd));
@@ -204,12 +152,12 @@ static void storm_run(uint32_t mode, int maxevents, int timeout)
 {
 	struct storm s;
 	memset(&s, 0, sizeof(s));
-	s.ep = mkep();
+	s.ep = new_ep();
 	s.mode = mode;
 	s.maxevents = maxevents;
 	s.timeout = timeout;
 	for (int i = 0; i < NFD; i++) {
-		s.efd[i] = mkefd();
+		s.efd[i] = new_efd(0, EFD_NONBLOCK);
 		ADD(s.ep, s.efd[i], EPOLLIN | mode, (uint64_t)i);
 	}
 	pthread_t rd[NREADERS];
@@ -287,7 +235,7 @@ static void *harvester_main(void *arg)
  */
 TEST_T(race_timeout_zero_never_misses_lt_item, 20)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 5);
 	write_u64(efd, 1);
 	struct harvester h = {.ep = ep};
@@ -313,9 +261,9 @@ TEST_T(race_timeout_zero_never_misses_lt_item, 20)
 /* The same with pwait2 {0, 0} and with several items. */
 TEST_T(race_timeout_zero_pwait2_many_lt_items, 20)
 {
-	int ep = mkep(), efd[3];
+	int ep = new_ep(), efd[3];
 	for (int k = 0; k < 3; k++) {
-		efd[k] = mkefd();
+		efd[k] = new_efd(0, EFD_NONBLOCK);
 		ADD(ep, efd[k], EPOLLIN, (uint64_t)k);
 		write_u64(efd[k], 1);
 	}
@@ -349,14 +297,14 @@ TEST_T(race_timeout_zero_pwait2_many_lt_items, 20)
 static void two_waiters_round(int ep, int a, int b, int settle_ms)
 {
 	struct waiter w[2];
-	start(&w[0], ep, 1, 2000);
-	start(&w[1], ep, 1, 2000);
+	waiter_start(&w[0], ep, 1, 2000);
+	waiter_start(&w[1], ep, 1, 2000);
 	if (settle_ms)
 		sleep_ms(settle_ms);
 	write_u64(a, 1);
 	write_u64(b, 1);
-	join(&w[0]);
-	join(&w[1]);
+	waiter_join(&w[0]);
+	waiter_join(&w[1]);
 	ASSERT_EQ(w[0].ret, 1);
 	ASSERT_EQ(w[1].ret, 1);
 	ASSERT_EQ(w[0].ev[0].data.u64 + w[1].ev[0].data.u64, 1 + 2);
@@ -366,7 +314,8 @@ static void two_waiters_round(int ep, int a, int b, int settle_ms)
 
 TEST(race_two_waiters_two_events_both_wake)
 {
-	int ep = mkep(), a = mkefd(), b = mkefd();
+	int ep = new_ep(), a = new_efd(0, EFD_NONBLOCK),
+	    b = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, a, EPOLLIN | EPOLLET, 1);
 	ADD(ep, b, EPOLLIN | EPOLLET, 2);
 	two_waiters_round(ep, a, b, 100);
@@ -383,12 +332,12 @@ TEST(race_two_waiters_two_events_both_wake)
 
 TEST(race_add_ready_file_wakes_waiter)
 {
-	int ep = mkep();
+	int ep = new_ep();
 	for (int i = 0; i < 200; i++) {
-		int efd = mkefd();
+		int efd = new_efd(0, EFD_NONBLOCK);
 		write_u64(efd, 1);
 		struct waiter w;
-		start(&w, ep, 8, 2000);
+		waiter_start(&w, ep, 8, 2000);
 		if (i == 0)
 			sleep_ms(100);
 		else
@@ -396,7 +345,7 @@ TEST(race_add_ready_file_wakes_waiter)
 				;
 		ADD(ep, efd, (i & 1) ? EPOLLIN | EPOLLET : EPOLLIN,
 		    (uint64_t)i);
-		join(&w);
+		waiter_join(&w);
 		ASSERT_EQ(w.ret, 1);
 		ASSERT_EQ(w.ev[0].data.u64, i);
 		ASSERT_OK(sys_epoll_ctl(ep, EPOLL_CTL_DEL, efd, NULL));
@@ -422,7 +371,7 @@ static void *producer_main(void *arg)
 
 TEST_T(race_oneshot_rearm_consumer_sees_every_write, 20)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLONESHOT, 9);
 	struct producer p = {.efd = efd, .n = 20000};
 	ASSERT_EQ(pthread_create(&p.tid, NULL, producer_main, &p), 0);
@@ -484,7 +433,7 @@ static void *pong_main(void *arg)
 
 static void ping_pong(int use_poll, uint32_t mode)
 {
-	int a = mkefd(), b = mkefd();
+	int a = new_efd(0, EFD_NONBLOCK), b = new_efd(0, EFD_NONBLOCK);
 	struct pong me = {.use_poll = use_poll,
 	                  .rounds = 5000,
 	                  .in = b,
@@ -493,8 +442,8 @@ static void ping_pong(int use_poll, uint32_t mode)
 	struct pong peer = me;
 	peer.in = a;
 	peer.out = b;
-	me.ep = mkep();
-	peer.ep = mkep();
+	me.ep = new_ep();
+	peer.ep = new_ep();
 	ADD(me.ep, b, EPOLLIN | mode, 0);
 	ADD(peer.ep, a, EPOLLIN | mode, 0);
 	ASSERT_EQ(pthread_create(&peer.tid, NULL, pong_main, &peer), 0);
@@ -540,17 +489,17 @@ TEST_T(race_ping_pong_poll, 30)
  */
 TEST(race_close_watched_fd_during_wait)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct waiter w;
-	start(&w, ep, 8, 400);
+	waiter_start(&w, ep, 8, 400);
 	sleep_ms(100);
 	ASSERT_OK(sys_close(efd));
-	join(&w);
+	waiter_join(&w);
 	ASSERT_EQ(w.ret, 0);
 	ASSERT_GE(w.elapsed, 400 - SLACK_MS);
 	/* The registration is gone: a new file on the same number is new. */
-	int efd2 = mkefd();
+	int efd2 = new_efd(0, EFD_NONBLOCK);
 	struct epoll_event ev[2];
 	write_u64(efd2, 1);
 	ASSERT_EQ(sys_epoll_wait(ep, ev, 2, 0), 0);
@@ -564,14 +513,14 @@ TEST(race_close_watched_fd_during_wait)
 /* Closing the write end of a watched pipe: the reader's waiter gets HUP. */
 TEST(race_close_pipe_writer_during_wait_hup)
 {
-	int ep = mkep(), p[2];
+	int ep = new_ep(), p[2];
 	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
 	ADD(ep, p[0], EPOLLIN, 3);
 	struct waiter w;
-	start(&w, ep, 8, 5000);
+	waiter_start(&w, ep, 8, 5000);
 	sleep_ms(100);
 	ASSERT_OK(sys_close(p[1]));
-	join(&w);
+	waiter_join(&w);
 	ASSERT_EQ(w.ret, 1);
 	ASSERT_EQ_HEX(w.ev[0].events, EPOLLHUP);
 	ASSERT_EQ(w.ev[0].data.u64, 3);
@@ -583,14 +532,14 @@ TEST(race_close_pipe_writer_during_wait_hup)
 /* Closing the watched read end itself: the item goes, the wait times out. */
 TEST(race_close_pipe_reader_during_wait)
 {
-	int ep = mkep(), p[2];
+	int ep = new_ep(), p[2];
 	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
 	ADD(ep, p[0], EPOLLIN, 3);
 	struct waiter w;
-	start(&w, ep, 8, 400);
+	waiter_start(&w, ep, 8, 400);
 	sleep_ms(100);
 	ASSERT_OK(sys_close(p[0]));
-	join(&w);
+	waiter_join(&w);
 	ASSERT_EQ(w.ret, 0);
 	ASSERT_GE(w.elapsed, 400 - SLACK_MS);
 	ASSERT_OK(sys_close(p[1]));
@@ -600,18 +549,18 @@ TEST(race_close_pipe_reader_during_wait)
 /* A dup keeps the file alive: a write through it reaches the waiter. */
 TEST(race_close_watched_fd_with_dup_during_wait)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 4);
 	int d = sys_dup(efd);
 	ASSERT_GE(d, 0);
 	struct waiter w;
-	start(&w, ep, 8, 5000);
+	waiter_start(&w, ep, 8, 5000);
 	sleep_ms(100);
 	ASSERT_OK(sys_close(efd));
 	sleep_ms(50);
 	ASSERT_FALSE(atomic_load(&w.done));
 	write_u64(d, 1);
-	join(&w);
+	waiter_join(&w);
 	ASSERT_EQ(w.ret, 1);
 	ASSERT_EQ(w.ev[0].data.u64, 4);
 	ASSERT_OK(sys_close(d));
@@ -627,16 +576,16 @@ TEST(race_close_epfd_during_wait)
 {
 	if (UNDER_TSAN)
 		SKIP("closing an fd in use by another thread is a TSan race");
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 6);
 	struct waiter w;
-	start(&w, ep, 8, 5000);
+	waiter_start(&w, ep, 8, 5000);
 	sleep_ms(100);
 	ASSERT_OK(sys_close(ep));
 	sleep_ms(50);
 	ASSERT_FALSE(atomic_load(&w.done));
 	write_u64(efd, 1);
-	join(&w);
+	waiter_join(&w);
 	ASSERT_EQ(w.ret, 1);
 	ASSERT_EQ(w.ev[0].data.u64, 6);
 	ASSERT_OK(sys_close(efd));

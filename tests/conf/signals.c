@@ -16,9 +16,6 @@
 #include <stdatomic.h>
 #include <sys/wait.h>
 
-#define SLACK_MS 10
-#define LATE_MS 3000
-
 static atomic_int hits;
 
 static void on_signal(int sig)
@@ -35,20 +32,6 @@ static void install(int sig, int flags)
 	sa.sa_flags = flags;
 	sigemptyset(&sa.sa_mask);
 	ASSERT_OK(sigaction(sig, &sa, NULL));
-}
-
-static int mkep(void)
-{
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
-	return ep;
-}
-
-static int mkefd(void)
-{
-	int efd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(efd, 0);
-	return efd;
 }
 
 static void block_in_thread(int sig, int block)
@@ -114,8 +97,12 @@ static void *waiter_main(void *arg)
 	const sigset_t *mask = w->use_mask ? &w->mask : NULL;
 	struct timespec ts = {w->timeout / 1000,
 	                      (long)(w->timeout % 1000) * 1000000};
-	atomic_store(&w->started, 1);
+	/*
+	 * Before `started`: the test sleeps only once it sees it, so the
+	 * elapsed time covers the test's sleep even if we are preempted here.
+	 */
 	int64_t t0 = now_ms();
+	atomic_store(&w->started, 1);
 	switch (w->call) {
 	case C_WAIT:
 		w->ret = sys_epoll_wait(w->fd, w->ev, 4, w->timeout);
@@ -164,7 +151,7 @@ static void expect_eintr(enum call call, int sa_flags, int timeout)
 {
 	atomic_store(&hits, 0);
 	install(SIGUSR1, sa_flags);
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct waiter w = {.call = call,
 	                   .fd = call == C_POLL ? efd : ep,
@@ -225,7 +212,7 @@ TEST(sig_poll_eintr_with_restart)
 TEST(sig_event_after_eintr_still_reported)
 {
 	install(SIGUSR1, 0);
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLET, 11);
 	struct waiter w = {.call = C_WAIT, .fd = ep, .timeout = -1};
 	signal_waiter(&w, SIGUSR1);
@@ -248,7 +235,7 @@ static void ready_beats_pending(enum call call, int timeout)
 {
 	atomic_store(&hits, 0);
 	install(SIGUSR1, 0);
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 21);
 	write_u64(efd, 1);
 	block_in_thread(SIGUSR1, 1);
@@ -293,7 +280,7 @@ TEST(sig_timeout_zero_with_pending_signal_gives_zero)
 {
 	atomic_store(&hits, 0);
 	install(SIGUSR1, 0);
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	block_in_thread(SIGUSR1, 1);
 	ASSERT_EQ(pthread_kill(pthread_self(), SIGUSR1), 0);
@@ -326,7 +313,7 @@ static void mask_unblocks(enum call call)
 {
 	atomic_store(&hits, 0);
 	install(SIGUSR1, SA_RESTART);
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct waiter w = {.call = call,
 	                   .fd = ep,
@@ -363,7 +350,7 @@ static void mask_blocks(enum call call)
 {
 	atomic_store(&hits, 0);
 	install(SIGUSR1, 0);
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct waiter w = {
 	        .call = call, .fd = ep, .timeout = 300, .use_mask = 1};
@@ -394,7 +381,7 @@ TEST(sig_pwait_mask_blocks_signal_event_reported)
 {
 	atomic_store(&hits, 0);
 	install(SIGUSR1, 0);
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 31);
 	struct waiter w = {
 	        .call = C_PWAIT, .fd = ep, .timeout = 5000, .use_mask = 1};
@@ -418,7 +405,7 @@ TEST(sig_pwait_mask_blocks_signal_event_reported)
 /* A mask that blocks another signal is undone after a normal return. */
 TEST(sig_pwait_mask_restored_after_return)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	sigset_t before, after, m;
 	ASSERT_EQ(pthread_sigmask(SIG_SETMASK, NULL, &before), 0);
@@ -453,7 +440,7 @@ TEST(sig_pwait_null_mask_keeps_blocked_signal_blocked)
 {
 	atomic_store(&hits, 0);
 	install(SIGUSR1, 0);
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct waiter w = {.call = C_PWAIT,
 	                   .fd = ep,
@@ -475,7 +462,7 @@ TEST(sig_ignored_signal_does_not_interrupt)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	ASSERT_OK(sigaction(SIGUSR1, &sa, NULL));
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct waiter w = {.call = C_WAIT, .fd = ep, .timeout = 300};
 	signal_waiter(&w, SIGUSR1);
@@ -494,7 +481,7 @@ TEST(sig_process_signal_interrupts_unblocked_waiter)
 {
 	atomic_store(&hits, 0);
 	install(SIGUSR1, 0);
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	block_in_thread(SIGUSR1, 1); /* the waiter inherits this mask */
 	struct waiter w = {
@@ -520,7 +507,7 @@ TEST(sig_only_signalled_waiter_interrupted)
 {
 	atomic_store(&hits, 0);
 	install(SIGUSR1, 0);
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLET, 41);
 	struct waiter a = {.call = C_WAIT, .fd = ep, .timeout = 5000};
 	struct waiter b = {.call = C_WAIT, .fd = ep, .timeout = 5000};
@@ -558,7 +545,7 @@ static void stop_and_continue(enum call call, int expect_eintr)
 	if (SYS_IS_UEPOLL && expect_eintr)
 		SKIP("uepoll cannot observe SIGSTOP/SIGCONT without a handler "
 		     "(documented difference)");
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct waiter w = {
 	        .call = call, .fd = call == C_POLL ? efd : ep, .timeout = 800};

@@ -16,7 +16,9 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <stdbool.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,11 +38,11 @@
 
 static inline int sys_epoll_create(int size)
 {
-	return SYS_(epoll_create, uepoll_create)(size);
+	return test_track_fd(SYS_(epoll_create, uepoll_create)(size));
 }
 static inline int sys_epoll_create1(int flags)
 {
-	return SYS_(epoll_create1, uepoll_create1)(flags);
+	return test_track_fd(SYS_(epoll_create1, uepoll_create1)(flags));
 }
 static inline int sys_epoll_ctl(int epfd, int op, int fd,
                                 struct epoll_event *ev)
@@ -65,15 +67,15 @@ static inline int sys_epoll_pwait2(int epfd, struct epoll_event *evs, int max,
 }
 static inline int sys_eventfd(unsigned int initval, int flags)
 {
-	return SYS_(eventfd, uepoll_eventfd)(initval, flags);
+	return test_track_fd(SYS_(eventfd, uepoll_eventfd)(initval, flags));
 }
 static inline int sys_pipe(int fds[2])
 {
-	return SYS_(pipe, uepoll_pipe)(fds);
+	return test_track_pair(SYS_(pipe, uepoll_pipe)(fds), fds);
 }
 static inline int sys_pipe2(int fds[2], int flags)
 {
-	return SYS_(pipe2, uepoll_pipe2)(fds, flags);
+	return test_track_pair(SYS_(pipe2, uepoll_pipe2)(fds, flags), fds);
 }
 static inline ssize_t sys_read(int fd, void *buf, size_t n)
 {
@@ -89,23 +91,30 @@ static inline int sys_close(int fd)
 }
 static inline int sys_dup(int fd)
 {
-	return SYS_(dup, uepoll_dup)(fd);
+	return test_track_fd(SYS_(dup, uepoll_dup)(fd));
 }
 static inline int sys_dup2(int fd, int newfd)
 {
-	return SYS_(dup2, uepoll_dup2)(fd, newfd);
+	return test_track_fd(SYS_(dup2, uepoll_dup2)(fd, newfd));
 }
 static inline int sys_dup3(int fd, int newfd, int flags)
 {
-	return SYS_(dup3, uepoll_dup3)(fd, newfd, flags);
+	return test_track_fd(SYS_(dup3, uepoll_dup3)(fd, newfd, flags));
 }
 static inline int sys_fcntl(int fd, int cmd, long arg)
 {
-	return SYS_(fcntl, uepoll_fcntl)(fd, cmd, arg);
+	int r = SYS_(fcntl, uepoll_fcntl)(fd, cmd, arg);
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		test_track_fd(r);
+	return r;
 }
 static inline int sys_poll(struct pollfd *fds, nfds_t n, int timeout)
 {
 	return SYS_(poll, uepoll_poll)(fds, n, timeout);
+}
+static inline int sys_ioctl(int fd, unsigned long req, void *arg)
+{
+	return SYS_(ioctl, uepoll_ioctl)(fd, req, arg);
 }
 
 /* ---- small helpers shared by the conformance tests ---- */
@@ -148,6 +157,32 @@ static inline int new_ep(void)
 	return ep;
 }
 
+/* A new eventfd; asserts success. */
+static inline int new_efd(unsigned int init, int flags)
+{
+	int fd = sys_eventfd(init, flags);
+	ASSERT_GE(fd, 0);
+	return fd;
+}
+
+/* A new pipe (pipe2 flags); asserts success. */
+static inline void new_pipe(int p[2], int flags)
+{
+	p[0] = p[1] = -1;
+	ASSERT_OK(sys_pipe2(p, flags));
+	ASSERT_GE(p[0], 0);
+	ASSERT_GE(p[1], 0);
+	ASSERT_NE(p[0], p[1]);
+}
+
+/* A number that was an eventfd and is closed now (for EBADF). */
+static inline int closed_fd(void)
+{
+	int fd = new_efd(0, 0);
+	ASSERT_OK(sys_close(fd));
+	return fd;
+}
+
 /* The poll() mask of fd for everything. */
 static inline short poll_mask(int fd)
 {
@@ -179,6 +214,14 @@ static inline int wait0(int ep, struct epoll_event *out, int max)
 	return n;
 }
 
+/*
+ * Bounds for timing asserts: a wait of N ms must take at least N -
+ * SLACK_MS (clocks and timer slack round), and "returns at once" means
+ * within LATE_MS (generous: the test machine is shared and loaded).
+ */
+#define SLACK_MS 10
+#define LATE_MS 3000
+
 /* Monotonic time in milliseconds (for loose bounds on timeouts). */
 static inline int64_t now_ms(void)
 {
@@ -198,7 +241,8 @@ static inline void sleep_ms(int ms)
 #include <sys/timerfd.h>
 static inline int sys_timerfd_create(int clockid, int flags)
 {
-	return SYS_(timerfd_create, uepoll_timerfd_create)(clockid, flags);
+	return test_track_fd(
+	        SYS_(timerfd_create, uepoll_timerfd_create)(clockid, flags));
 }
 static inline int sys_timerfd_settime(int fd, int flags,
                                       const struct itimerspec *nv,
@@ -216,11 +260,14 @@ static inline int sys_timerfd_gettime(int fd, struct itimerspec *cur)
 #include <sys/un.h>
 static inline int sys_socket(int domain, int type, int protocol)
 {
-	return SYS_(socket, uepoll_socket)(domain, type, protocol);
+	return test_track_fd(
+	        SYS_(socket, uepoll_socket)(domain, type, protocol));
 }
 static inline int sys_socketpair(int domain, int type, int protocol, int sv[2])
 {
-	return SYS_(socketpair, uepoll_socketpair)(domain, type, protocol, sv);
+	return test_track_pair(
+	        SYS_(socketpair, uepoll_socketpair)(domain, type, protocol, sv),
+	        sv);
 }
 static inline int sys_bind(int fd, const struct sockaddr *a, socklen_t len)
 {
@@ -232,12 +279,12 @@ static inline int sys_listen(int fd, int backlog)
 }
 static inline int sys_accept(int fd, struct sockaddr *a, socklen_t *len)
 {
-	return SYS_(accept, uepoll_accept)(fd, a, len);
+	return test_track_fd(SYS_(accept, uepoll_accept)(fd, a, len));
 }
 static inline int sys_accept4(int fd, struct sockaddr *a, socklen_t *len,
                               int flags)
 {
-	return SYS_(accept4, uepoll_accept4)(fd, a, len, flags);
+	return test_track_fd(SYS_(accept4, uepoll_accept4)(fd, a, len, flags));
 }
 static inline int sys_connect(int fd, const struct sockaddr *a, socklen_t len)
 {

@@ -12,24 +12,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-/* Lower bound slack for "waited about N ms", upper bound for "returned". */
-#define SLACK_MS 10
-#define LATE_MS 3000
-
-static int mkep(void)
-{
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
-	return ep;
-}
-
-static int mkefd(void)
-{
-	int efd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(efd, 0);
-	return efd;
-}
-
 /* A thread that sleeps, then writes an eventfd (val) or a pipe (one byte). */
 struct delayed_write {
 	pthread_t tid;
@@ -65,7 +47,7 @@ static void delayed_join(struct delayed_write *d)
 
 TEST(timeout_zero_empty_returns_at_once)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct epoll_event ev[2];
 	int64_t t0 = now_ms();
@@ -78,7 +60,7 @@ TEST(timeout_zero_empty_returns_at_once)
 
 TEST(timeout_zero_ready_returns_event)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 7);
 	write_u64(efd, 1);
 	struct epoll_event ev[2];
@@ -92,7 +74,7 @@ TEST(timeout_zero_ready_returns_event)
 /* A timeout returns 0 and leaves the caller's buffer untouched. */
 TEST(timeout_100ms_waits_and_returns_zero)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct epoll_event ev[2];
 	memset(ev, 0xa5, sizeof(ev));
@@ -110,7 +92,7 @@ TEST(timeout_100ms_waits_and_returns_zero)
 /* An empty instance (no registration at all) also sleeps the full time. */
 TEST(timeout_empty_instance_waits)
 {
-	int ep = mkep();
+	int ep = new_ep();
 	struct epoll_event ev[1];
 	int64_t t0 = now_ms();
 	ASSERT_EQ(sys_epoll_wait(ep, ev, 1, 60), 0);
@@ -122,7 +104,7 @@ TEST(timeout_empty_instance_waits)
 
 TEST(timeout_1ms_returns_zero)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct epoll_event ev[1];
 	for (int i = 0; i < 5; i++) {
@@ -137,7 +119,7 @@ TEST(timeout_1ms_returns_zero)
 /* -1, any other negative value and INT_MAX all wait until the event. */
 static void wait_until_event(int timeout)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 5);
 	struct delayed_write d;
 	int64_t t0 = now_ms();
@@ -177,7 +159,7 @@ TEST(timeout_event_mid_wait_returns_early)
 /* An item already ready: a long timeout does not sleep at all. */
 TEST(timeout_ready_before_wait_does_not_sleep)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 3);
 	write_u64(efd, 1);
 	struct epoll_event ev[1];
@@ -196,7 +178,7 @@ TEST(timeout_ready_before_wait_does_not_sleep)
  */
 TEST(timeout_spurious_wakeup_keeps_waiting)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct delayed_write d;
 	int64_t t0 = now_ms();
@@ -231,7 +213,7 @@ static void *poker_main(void *arg)
 
 TEST(timeout_spurious_wakeups_do_not_extend_deadline)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLET, 1);
 	struct poker p = {.efd = efd};
 	ASSERT_EQ(pthread_create(&p.tid, NULL, poker_main, &p), 0);
@@ -250,7 +232,7 @@ TEST(timeout_spurious_wakeups_do_not_extend_deadline)
 /* After a timeout, a later event is reported by the next wait. */
 TEST(timeout_then_later_event_reported)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLET, 9);
 	struct epoll_event ev[1];
 	ASSERT_EQ(sys_epoll_wait(ep, ev, 1, 20), 0);
@@ -264,7 +246,7 @@ TEST(timeout_then_later_event_reported)
 
 TEST(timeout_pwait_null_mask_like_wait)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct epoll_event ev[1];
 	ASSERT_EQ(sys_epoll_pwait(ep, ev, 1, 0, NULL), 0);
@@ -287,7 +269,7 @@ TEST(timeout_pwait_null_mask_like_wait)
 
 TEST(timeout_pwait2_50ms)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct epoll_event ev[1];
 	memset(ev, 0x5a, sizeof(ev));
@@ -307,7 +289,7 @@ TEST(timeout_pwait2_50ms)
 
 TEST(timeout_pwait2_sec_and_nsec_combined)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct epoll_event ev[1];
 	/* 1.0 s would be too slow; exercise tv_sec with an early event. */
@@ -334,7 +316,7 @@ TEST(timeout_pwait2_sec_and_nsec_combined)
 
 TEST(timeout_pwait2_zero_and_one_ns_do_not_block)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 4);
 	struct epoll_event ev[1];
 	struct timespec zero = {0, 0}, one = {0, 1};
@@ -353,7 +335,7 @@ TEST(timeout_pwait2_zero_and_one_ns_do_not_block)
 
 TEST(timeout_pwait2_null_waits_for_event)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 6);
 	struct delayed_write d;
 	int64_t t0 = now_ms();
@@ -372,7 +354,7 @@ TEST(timeout_pwait2_null_waits_for_event)
 /* A huge tv_sec saturates (waits forever) instead of overflowing. */
 TEST(timeout_pwait2_huge_tv_sec_waits_for_event)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 8);
 	struct timespec ts = {LONG_MAX, 999999999};
 	struct delayed_write d;
@@ -393,7 +375,7 @@ TEST(timeout_pwait2_huge_tv_sec_waits_for_event)
 
 TEST(timeout_poll_zero_returns_at_once)
 {
-	int efd = mkefd(), p[2];
+	int efd = new_efd(0, EFD_NONBLOCK), p[2];
 	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
 	struct pollfd pfd[2] = {{.fd = efd, .events = POLLIN},
 	                        {.fd = p[0], .events = POLLIN}};
@@ -414,7 +396,7 @@ TEST(timeout_poll_zero_returns_at_once)
 
 TEST(timeout_poll_100ms_waits)
 {
-	int efd = mkefd(), p[2];
+	int efd = new_efd(0, EFD_NONBLOCK), p[2];
 	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
 	struct pollfd pfd[2] = {{.fd = efd, .events = POLLIN},
 	                        {.fd = p[0], .events = POLLIN}};
@@ -441,7 +423,7 @@ TEST(timeout_poll_no_fds_sleeps)
 
 static void poll_until_write(int timeout, int use_pipe)
 {
-	int efd = mkefd(), p[2];
+	int efd = new_efd(0, EFD_NONBLOCK), p[2];
 	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
 	struct pollfd pfd[2] = {{.fd = efd, .events = POLLIN},
 	                        {.fd = p[0], .events = POLLIN}};
@@ -474,7 +456,7 @@ TEST(timeout_poll_event_mid_wait_returns_early)
 
 TEST(timeout_poll_spurious_wakeup_keeps_waiting)
 {
-	int efd = mkefd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	struct pollfd pfd = {.fd = efd, .events = POLLIN};
 	struct delayed_write d;
 	int64_t t0 = now_ms();

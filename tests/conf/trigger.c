@@ -47,25 +47,6 @@ static void expect_none_(int line, int ep)
 }
 #define EXPECT_NONE(ep) expect_none_(__LINE__, ep)
 
-static void mkpipe(int p[2])
-{
-	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
-}
-
-static int mkep(void)
-{
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
-	return ep;
-}
-
-static int mkefd(unsigned int init, int flags)
-{
-	int efd = sys_eventfd(init, EFD_NONBLOCK | flags);
-	ASSERT_GE(efd, 0);
-	return efd;
-}
-
 /* Fill a non-blocking pipe: 4096-byte writes until EAGAIN; returns bytes. */
 static size_t fill_pipe(int wfd)
 {
@@ -131,8 +112,8 @@ static int fdinfo_events(int ep, int tfd, uint32_t *events)
 
 TEST(trig_lt_pipe_read_reports_while_ready)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 11);
 	EXPECT_NONE(ep);
 	write_byte(p[1]);
@@ -147,8 +128,8 @@ TEST(trig_lt_pipe_read_reports_while_ready)
 
 TEST(trig_lt_pipe_write_end_out)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[1], EPOLLOUT, 12);
 	EXPECT_ONE(ep, EPOLLOUT, 12);
 	EXPECT_ONE(ep, EPOLLOUT, 12);
@@ -163,8 +144,9 @@ TEST(trig_lt_pipe_write_end_out)
 
 TEST(trig_lt_eventfd_in_out_inout)
 {
-	int ep = mkep();
-	int a = mkefd(0, 0), b = mkefd(0, 0), c = mkefd(0, 0);
+	int ep = new_ep();
+	int a = new_efd(0, EFD_NONBLOCK), b = new_efd(0, EFD_NONBLOCK),
+	    c = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, a, EPOLLIN, 1);
 	ADD(ep, b, EPOLLOUT, 2);
 	ADD(ep, c, EPOLLIN | EPOLLOUT, 3);
@@ -193,8 +175,8 @@ TEST(trig_lt_eventfd_in_out_inout)
 
 TEST(trig_lt_eventfd_counter_limits)
 {
-	int ep = mkep();
-	int efd = mkefd(0, 0);
+	int ep = new_ep();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLOUT, 5);
 	write_u64(efd, 0xfffffffffffffffdULL);
 	EXPECT_ONE(ep, EPOLLIN | EPOLLOUT, 5);
@@ -206,8 +188,8 @@ TEST(trig_lt_eventfd_counter_limits)
 
 TEST(trig_lt_nested_epoll_reports_while_child_ready)
 {
-	int outer = mkep(), inner = mkep();
-	int efd = mkefd(0, 0);
+	int outer = new_ep(), inner = new_ep();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(inner, efd, EPOLLIN, 1);
 	ADD(outer, inner, EPOLLIN, 100);
 	EXPECT_NONE(outer);
@@ -222,8 +204,8 @@ TEST(trig_lt_nested_epoll_reports_while_child_ready)
 
 TEST(trig_nested_epoll_never_writable)
 {
-	int outer = mkep(), inner = mkep();
-	int efd = mkefd(1, 0);
+	int outer = new_ep(), inner = new_ep();
+	int efd = new_efd(1, EFD_NONBLOCK);
 	ADD(inner, efd, EPOLLIN | EPOLLOUT, 1);
 	ADD(outer, inner, EPOLLOUT, 100);
 	EXPECT_NONE(outer);
@@ -235,8 +217,8 @@ TEST(trig_nested_epoll_never_writable)
 
 TEST(trig_et_pipe_reports_once)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLET, 21);
 	write_byte(p[1]);
 	EXPECT_ONE(ep, EPOLLIN, 21);
@@ -246,8 +228,8 @@ TEST(trig_et_pipe_reports_once)
 
 TEST(trig_et_pipe_second_write_without_read)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLET, 22);
 	write_byte(p[1]);
 	EXPECT_ONE(ep, EPOLLIN, 22);
@@ -262,8 +244,8 @@ TEST(trig_et_pipe_second_write_without_read)
 
 TEST(trig_et_pipe_partial_read_no_event)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLET, 23);
 	ASSERT_EQ(sys_write(p[1], "abcd", 4), 4);
 	EXPECT_ONE(ep, EPOLLIN, 23);
@@ -275,8 +257,8 @@ TEST(trig_et_pipe_partial_read_no_event)
 
 TEST(trig_et_pipe_drain_then_write)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLET, 24);
 	write_byte(p[1]);
 	EXPECT_ONE(ep, EPOLLIN, 24);
@@ -291,8 +273,8 @@ TEST(trig_et_pipe_drain_then_write)
 
 TEST(trig_et_add_already_ready_reports_once)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	write_byte(p[1]);
 	ADD(ep, p[0], EPOLLIN | EPOLLET, 25);
 	EXPECT_ONE(ep, EPOLLIN, 25);
@@ -301,8 +283,8 @@ TEST(trig_et_add_already_ready_reports_once)
 
 TEST(trig_et_pipe_write_end)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[1], EPOLLOUT | EPOLLET, 26);
 	EXPECT_ONE(ep, EPOLLOUT, 26); /* ready at ADD */
 	EXPECT_NONE(ep);
@@ -321,8 +303,8 @@ TEST(trig_et_pipe_write_end)
 
 TEST(trig_et_eventfd_every_write)
 {
-	int ep = mkep();
-	int efd = mkefd(0, 0);
+	int ep = new_ep();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLET, 31);
 	EXPECT_NONE(ep);
 	write_u64(efd, 1);
@@ -339,8 +321,8 @@ TEST(trig_et_eventfd_every_write)
 
 TEST(trig_et_eventfd_inout_every_write_and_read)
 {
-	int ep = mkep();
-	int efd = mkefd(0, 0);
+	int ep = new_ep();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLOUT | EPOLLET, 32);
 	EXPECT_ONE(ep, EPOLLOUT, 32); /* writable at ADD */
 	EXPECT_NONE(ep);
@@ -360,8 +342,8 @@ TEST(trig_et_eventfd_inout_every_write_and_read)
 
 TEST(trig_et_eventfd_out_only_ignores_write_wakeup)
 {
-	int ep = mkep();
-	int efd = mkefd(0, 0);
+	int ep = new_ep();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLOUT | EPOLLET, 33);
 	EXPECT_ONE(ep, EPOLLOUT, 33);
 	EXPECT_NONE(ep);
@@ -374,8 +356,8 @@ TEST(trig_et_eventfd_out_only_ignores_write_wakeup)
 
 TEST(trig_et_eventfd_semaphore_read_no_in_event)
 {
-	int ep = mkep();
-	int efd = mkefd(3, EFD_SEMAPHORE);
+	int ep = new_ep();
+	int efd = new_efd(3, EFD_NONBLOCK | EFD_SEMAPHORE);
 	ADD(ep, efd, EPOLLIN | EPOLLET, 34);
 	EXPECT_ONE(ep, EPOLLIN, 34);
 	ASSERT_EQ(read_u64(efd), 1); /* still readable, but key is OUT */
@@ -386,8 +368,8 @@ TEST(trig_et_eventfd_semaphore_read_no_in_event)
 
 TEST(trig_et_nested_epoll_every_child_wakeup)
 {
-	int outer = mkep(), inner = mkep();
-	int efd = mkefd(0, 0);
+	int outer = new_ep(), inner = new_ep();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(inner, efd, EPOLLIN, 1);
 	ADD(outer, inner, EPOLLIN | EPOLLET, 200);
 	EXPECT_NONE(outer);
@@ -405,8 +387,8 @@ TEST(trig_et_nested_epoll_every_child_wakeup)
 
 TEST(trig_et_hup_reported_once)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLET, 27);
 	ASSERT_OK(sys_close(p[1]));
 	EXPECT_ONE(ep, EPOLLHUP, 27);
@@ -417,8 +399,8 @@ TEST(trig_et_hup_reported_once)
 
 TEST(trig_oneshot_fires_once)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLONESHOT, 41);
 	write_byte(p[1]);
 	EXPECT_ONE(ep, EPOLLIN, 41);
@@ -429,8 +411,8 @@ TEST(trig_oneshot_fires_once)
 
 TEST(trig_oneshot_disabled_ignores_hup)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLONESHOT, 42);
 	write_byte(p[1]);
 	EXPECT_ONE(ep, EPOLLIN, 42);
@@ -443,8 +425,8 @@ TEST(trig_oneshot_disabled_ignores_hup)
 
 TEST(trig_oneshot_write_end_disabled_ignores_err)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[1], EPOLLOUT | EPOLLONESHOT, 44);
 	EXPECT_ONE(ep, EPOLLOUT, 44);
 	ASSERT_OK(sys_close(p[0]));
@@ -456,8 +438,8 @@ TEST(trig_oneshot_write_end_disabled_ignores_err)
 
 TEST(trig_oneshot_mod_rearms_ready_immediately)
 {
-	int ep = mkep();
-	int efd = mkefd(1, 0);
+	int ep = new_ep();
+	int efd = new_efd(1, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLONESHOT, 46);
 	EXPECT_ONE(ep, EPOLLIN, 46);
 	EXPECT_NONE(ep);
@@ -472,8 +454,8 @@ TEST(trig_oneshot_mod_rearms_ready_immediately)
 
 TEST(trig_oneshot_mod_rearm_not_ready_waits)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLONESHOT, 49);
 	write_byte(p[1]);
 	EXPECT_ONE(ep, EPOLLIN, 49);
@@ -487,8 +469,8 @@ TEST(trig_oneshot_mod_rearm_not_ready_waits)
 
 TEST(trig_oneshot_et_eventfd)
 {
-	int ep = mkep();
-	int efd = mkefd(0, 0);
+	int ep = new_ep();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLET | EPOLLONESHOT, 51);
 	EXPECT_NONE(ep);
 	write_u64(efd, 1);
@@ -502,8 +484,8 @@ TEST(trig_oneshot_et_eventfd)
 
 TEST(trig_oneshot_nested_epoll)
 {
-	int outer = mkep(), inner = mkep();
-	int efd = mkefd(0, 0);
+	int outer = new_ep(), inner = new_ep();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(inner, efd, EPOLLIN, 1);
 	ADD(outer, inner, EPOLLIN | EPOLLONESHOT, 53);
 	write_u64(efd, 1);
@@ -518,8 +500,8 @@ TEST(trig_oneshot_nested_epoll)
 
 TEST(trig_oneshot_fdinfo_only_private_bits_left)
 {
-	int ep = mkep();
-	int efd = mkefd(1, 0);
+	int ep = new_ep();
+	int efd = new_efd(1, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLONESHOT, 55);
 	uint32_t evs = 0;
 	ASSERT_EQ(fdinfo_events(ep, efd, &evs), 1);
@@ -534,8 +516,8 @@ TEST(trig_oneshot_fdinfo_only_private_bits_left)
 
 TEST(trig_mod_in_to_out)
 {
-	int ep = mkep();
-	int efd = mkefd(1, 0); /* readable and writable */
+	int ep = new_ep();
+	int efd = new_efd(1, EFD_NONBLOCK); /* readable and writable */
 	ADD(ep, efd, EPOLLIN, 61);
 	EXPECT_ONE(ep, EPOLLIN, 61);
 	MOD(ep, efd, EPOLLOUT, 62);
@@ -546,8 +528,8 @@ TEST(trig_mod_in_to_out)
 
 TEST(trig_mod_pipe_in_to_out_on_read_end)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	write_byte(p[1]);
 	ADD(ep, p[0], EPOLLIN, 64);
 	EXPECT_ONE(ep, EPOLLIN, 64);
@@ -559,8 +541,8 @@ TEST(trig_mod_pipe_in_to_out_on_read_end)
 
 TEST(trig_mod_changes_data_of_queued_item)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 67);
 	write_byte(p[1]);
 	MOD(ep, p[0], EPOLLIN, 68); /* while it sits on the ready list */
@@ -571,8 +553,8 @@ TEST(trig_mod_changes_data_of_queued_item)
 
 TEST(trig_mod_lt_to_et)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	write_byte(p[1]);
 	ADD(ep, p[0], EPOLLIN, 69);
 	EXPECT_ONE(ep, EPOLLIN, 69);
@@ -587,8 +569,8 @@ TEST(trig_mod_lt_to_et)
 
 TEST(trig_mod_to_zero_events_still_hup)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	write_byte(p[1]);
 	ADD(ep, p[0], EPOLLIN, 72);
 	EXPECT_ONE(ep, EPOLLIN, 72);
@@ -606,8 +588,8 @@ TEST(trig_mod_to_zero_events_still_hup)
 
 TEST(trig_pipe_never_reports_rdhup)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLRDHUP, 81);
 	write_byte(p[1]);
 	EXPECT_ONE(ep, EPOLLIN, 81);
@@ -619,8 +601,8 @@ TEST(trig_pipe_never_reports_rdhup)
 
 TEST(trig_unknown_bits_accepted_and_stored)
 {
-	int ep = mkep();
-	int efd = mkefd(1, 0);
+	int ep = new_ep();
+	int efd = new_efd(1, EFD_NONBLOCK);
 	uint32_t unknown = (1u << 12) | (1u << 20);
 	ADD(ep, efd, EPOLLIN | unknown, 82);
 	EXPECT_ONE(ep, EPOLLIN, 82);
@@ -635,8 +617,8 @@ TEST(trig_unknown_bits_accepted_and_stored)
 
 TEST(trig_wakeup_accepted_and_cleared)
 {
-	int ep = mkep();
-	int efd = mkefd(1, 0);
+	int ep = new_ep();
+	int efd = new_efd(1, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLWAKEUP, 84);
 	EXPECT_ONE(ep, EPOLLIN, 84);
 	uint32_t evs = 0;
@@ -650,8 +632,8 @@ TEST(trig_wakeup_accepted_and_cleared)
 
 TEST(trig_fdinfo_err_hup_always_added)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], 0, 86);
 	uint32_t evs = 0;
 	ASSERT_EQ(fdinfo_events(ep, p[0], &evs), 1);
@@ -663,8 +645,8 @@ TEST(trig_fdinfo_err_hup_always_added)
 
 TEST(trig_events_zero_still_reports_hup)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], 0, 88);
 	write_byte(p[1]);
 	EXPECT_NONE(ep);
@@ -674,8 +656,8 @@ TEST(trig_events_zero_still_reports_hup)
 
 TEST(trig_events_zero_eventfd_never_reports)
 {
-	int ep = mkep();
-	int efd = mkefd(1, 0);
+	int ep = new_ep();
+	int efd = new_efd(1, EFD_NONBLOCK);
 	ADD(ep, efd, 0, 89);
 	EXPECT_NONE(ep);
 	write_u64(efd, 1);
@@ -684,8 +666,8 @@ TEST(trig_events_zero_eventfd_never_reports)
 
 TEST(trig_reported_mask_is_registered_mask)
 {
-	int ep = mkep();
-	int efd = mkefd(1, 0); /* IN|OUT ready */
+	int ep = new_ep();
+	int efd = new_efd(1, EFD_NONBLOCK); /* IN|OUT ready */
 	ADD(ep, efd, EPOLLIN, 90);
 	EXPECT_ONE(ep, EPOLLIN, 90);
 	/* eventfd never sets RDNORM/WRNORM, even when asked for */
@@ -699,8 +681,8 @@ TEST(trig_reported_mask_is_registered_mask)
 
 TEST(trig_pipe_rdnorm_wrnorm_when_asked)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	write_byte(p[1]);
 	ADD(ep, p[0], EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLPRI, 98);
 	ADD(ep, p[1], EPOLLWRNORM, 99);
@@ -717,9 +699,9 @@ TEST(trig_pipe_rdnorm_wrnorm_when_asked)
 
 TEST(trig_err_hup_reported_when_not_requested)
 {
-	int ep = mkep(), p[2], q[2];
-	mkpipe(p);
-	mkpipe(q);
+	int ep = new_ep(), p[2], q[2];
+	new_pipe(p, O_NONBLOCK);
+	new_pipe(q, O_NONBLOCK);
 	ADD(ep, p[1], EPOLLIN, 93);  /* write end, watched for IN */
 	ADD(ep, q[0], EPOLLOUT, 94); /* read end, watched for OUT */
 	EXPECT_NONE(ep);
@@ -732,8 +714,8 @@ TEST(trig_err_hup_reported_when_not_requested)
 
 TEST(trig_closed_writer_pipe_hup)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 95);
 	ASSERT_OK(sys_close(p[1]));
 	EXPECT_ONE(ep, EPOLLHUP, 95);
@@ -745,8 +727,8 @@ TEST(trig_closed_writer_pipe_hup)
 
 TEST(trig_closed_reader_pipe_out_err)
 {
-	int ep = mkep(), p[2];
-	mkpipe(p);
+	int ep = new_ep(), p[2];
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[1], EPOLLOUT, 96);
 	EXPECT_ONE(ep, EPOLLOUT, 96);
 	ASSERT_OK(sys_close(p[0]));

@@ -10,6 +10,7 @@
  * the test joins it.  Counts are checked after a 300 ms settle.
  */
 #include "sys.h"
+#include "waiter.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,37 +18,6 @@
 #define NW 4
 #define QUIT 0xdead
 #define SETTLE_MS 300
-#define SLACK_MS 10
-
-struct waiter {
-	pthread_t tid;
-	int ep, max, timeout;
-	int ret, err;
-	int64_t elapsed;
-	struct epoll_event ev[8];
-	atomic_int done;
-};
-
-static void *waiter_main(void *arg)
-{
-	struct waiter *w = arg;
-	int64_t t0 = now_ms();
-	w->ret = sys_epoll_wait(w->ep, w->ev, w->max, w->timeout);
-	w->err = errno;
-	w->elapsed = now_ms() - t0;
-	atomic_store(&w->done, 1);
-	return NULL;
-}
-
-static void start(struct waiter *w, int ep, int max, int timeout)
-{
-	w->ep = ep;
-	w->max = max;
-	w->timeout = timeout;
-	w->ret = -2;
-	atomic_store(&w->done, 0);
-	ASSERT_EQ(pthread_create(&w->tid, NULL, waiter_main, w), 0);
-}
 
 static int ndone(struct waiter *w, int n)
 {
@@ -72,31 +42,18 @@ static void join_all(struct waiter *w, int n)
 		ASSERT_EQ(pthread_join(w[i].tid, NULL), 0);
 }
 
-static int mkep(void)
-{
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
-	return ep;
-}
-
-static int mkefd(void)
-{
-	int efd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(efd, 0);
-	return efd;
-}
-
 /* ---- one instance, several threads ---- */
 
 /* ET: one write wakes exactly one of four waiters. */
 TEST(waiters_et_one_event_wakes_one)
 {
-	int ep = mkep(), efd = mkefd(), quit = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK),
+	    quit = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLET, 1);
 	ADD(ep, quit, EPOLLIN, QUIT);
 	struct waiter w[NW];
 	for (int i = 0; i < NW; i++)
-		start(&w[i], ep, 1, 5000);
+		waiter_start(&w[i], ep, 1, 5000);
 	sleep_ms(100);
 	write_u64(efd, 1);
 	ASSERT_EQ(await_done(w, NW, 1, 2000), 1);
@@ -121,11 +78,11 @@ TEST(waiters_et_one_event_wakes_one)
 /* ET: each further write (the eventfd wakes on every write) wakes one more. */
 TEST(waiters_et_each_write_wakes_one_more)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLET, 1);
 	struct waiter w[NW];
 	for (int i = 0; i < NW; i++)
-		start(&w[i], ep, 1, 5000);
+		waiter_start(&w[i], ep, 1, 5000);
 	sleep_ms(100);
 	for (int k = 1; k <= NW; k++) {
 		write_u64(efd, 1);
@@ -146,11 +103,11 @@ TEST(waiters_et_each_write_wakes_one_more)
 /* LT: the item is re-queued after each harvest, which wakes the next. */
 TEST(waiters_lt_cascade_wakes_all)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 2);
 	struct waiter w[NW];
 	for (int i = 0; i < NW; i++)
-		start(&w[i], ep, 1, 5000);
+		waiter_start(&w[i], ep, 1, 5000);
 	sleep_ms(100);
 	int64_t t0 = now_ms();
 	write_u64(efd, 1);
@@ -169,14 +126,14 @@ TEST(waiters_lt_cascade_wakes_all)
 /* LT with two items and maxevents 1: every waiter still gets an event. */
 TEST(waiters_lt_cascade_two_items_maxevents_one)
 {
-	int ep = mkep(), p[2], q[2];
+	int ep = new_ep(), p[2], q[2];
 	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
 	ASSERT_OK(sys_pipe2(q, O_NONBLOCK));
 	ADD(ep, p[0], EPOLLIN, 10);
 	ADD(ep, q[0], EPOLLIN, 20);
 	struct waiter w[NW];
 	for (int i = 0; i < NW; i++)
-		start(&w[i], ep, 1, 5000);
+		waiter_start(&w[i], ep, 1, 5000);
 	sleep_ms(100);
 	write_byte(p[1]);
 	write_byte(q[1]);
@@ -202,11 +159,11 @@ TEST(waiters_lt_cascade_two_items_maxevents_one)
 /* ONESHOT: one waiter gets it; each MOD re-arm wakes exactly one more. */
 TEST(waiters_oneshot_wakes_one_and_mod_rearm_next)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN | EPOLLONESHOT, 3);
 	struct waiter w[NW];
 	for (int i = 0; i < NW; i++)
-		start(&w[i], ep, 1, 5000);
+		waiter_start(&w[i], ep, 1, 5000);
 	sleep_ms(100);
 	write_u64(efd, 1); /* stays readable: never read */
 	ASSERT_EQ(await_done(w, NW, 1, 2000), 1);
@@ -234,11 +191,11 @@ TEST(waiters_oneshot_wakes_one_and_mod_rearm_next)
  */
 TEST(waiters_empty_wakeup_keeps_everyone_waiting)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 4);
 	struct waiter w[2];
 	for (int i = 0; i < 2; i++)
-		start(&w[i], ep, 1, 5000);
+		waiter_start(&w[i], ep, 1, 5000);
 	sleep_ms(100);
 	for (int k = 0; k < 5; k++)
 		write_u64(efd, 0);
@@ -263,11 +220,11 @@ TEST(waiters_empty_wakeup_keeps_everyone_waiting)
  */
 TEST(waiters_consumed_event_no_early_zero)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 5);
 	for (int round = 0; round < 5; round++) {
 		struct waiter w;
-		start(&w, ep, 1, 300);
+		waiter_start(&w, ep, 1, 300);
 		sleep_ms(50);
 		write_u64(efd, 1);
 		uint64_t v;
@@ -286,11 +243,11 @@ TEST(waiters_consumed_event_no_early_zero)
 /* Each waiter has its own deadline. */
 TEST(waiters_independent_timeouts)
 {
-	int ep = mkep(), efd = mkefd();
+	int ep = new_ep(), efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct waiter w[2];
-	start(&w[0], ep, 1, 100);
-	start(&w[1], ep, 1, 400);
+	waiter_start(&w[0], ep, 1, 100);
+	waiter_start(&w[1], ep, 1, 400);
 	join_all(w, 2);
 	ASSERT_EQ(w[0].ret, 0);
 	ASSERT_EQ(w[1].ret, 0);
@@ -314,14 +271,14 @@ struct multi {
 static void multi_setup(struct multi *m, int fd, const uint32_t *events,
                         int nwait)
 {
-	m->quit = mkefd();
+	m->quit = new_efd(0, EFD_NONBLOCK);
 	for (int i = 0; i < NW; i++) {
-		m->ep[i] = mkep();
+		m->ep[i] = new_ep();
 		ADD(m->ep[i], fd, events[i], 100 + i);
 		ADD(m->ep[i], m->quit, EPOLLIN, QUIT);
 	}
 	for (int i = 0; i < nwait; i++)
-		start(&m->w[i], m->ep[i], 8, 5000);
+		waiter_start(&m->w[i], m->ep[i], 8, 5000);
 	sleep_ms(100);
 }
 
@@ -344,7 +301,7 @@ static void exclusive_one_write_wakes_one(int use_pipe)
 		fd = p[0];
 		wfd = p[1];
 	} else {
-		fd = wfd = mkefd();
+		fd = wfd = new_efd(0, EFD_NONBLOCK);
 	}
 	uint32_t evs[NW];
 	for (int i = 0; i < NW; i++)
@@ -385,7 +342,7 @@ TEST(waiters_exclusive_pipe_one_write_wakes_one)
 /* Without EPOLLEXCLUSIVE every instance's waiter wakes. */
 TEST(waiters_nonexclusive_instances_all_wake)
 {
-	int efd = mkefd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	uint32_t evs[NW] = {EPOLLIN, EPOLLIN, EPOLLIN | EPOLLET, EPOLLIN};
 	struct multi m;
 	multi_setup(&m, efd, evs, NW);
@@ -406,7 +363,7 @@ TEST(waiters_nonexclusive_instances_all_wake)
  */
 TEST(waiters_exclusive_each_write_wakes_next)
 {
-	int efd = mkefd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	uint32_t evs[NW];
 	for (int i = 0; i < NW; i++)
 		evs[i] = EPOLLIN | EPOLLEXCLUSIVE;
@@ -430,7 +387,7 @@ TEST(waiters_exclusive_each_write_wakes_next)
 /* Plain items are always woken; of the exclusive ones, exactly one. */
 TEST(waiters_exclusive_mixed_with_plain)
 {
-	int efd = mkefd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	uint32_t evs[NW] = {EPOLLIN | EPOLLEXCLUSIVE, EPOLLIN,
 	                    EPOLLIN | EPOLLEXCLUSIVE, EPOLLIN};
 	struct multi m;
@@ -452,20 +409,20 @@ TEST(waiters_exclusive_mixed_with_plain)
  */
 TEST(waiters_exclusive_idle_instance_queued_not_counted)
 {
-	int efd = mkefd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	uint32_t evs[NW];
 	for (int i = 0; i < NW; i++)
 		evs[i] = EPOLLIN | EPOLLEXCLUSIVE;
 	struct multi m;
 	/* ep[0] is added first and has no waiter; ep[1..3] have one each. */
-	m.quit = mkefd();
+	m.quit = new_efd(0, EFD_NONBLOCK);
 	for (int i = 0; i < NW; i++) {
-		m.ep[i] = mkep();
+		m.ep[i] = new_ep();
 		ADD(m.ep[i], efd, evs[i], 100 + i);
 		ADD(m.ep[i], m.quit, EPOLLIN, QUIT);
 	}
 	for (int i = 1; i < NW; i++)
-		start(&m.w[i], m.ep[i], 8, 5000);
+		waiter_start(&m.w[i], m.ep[i], 8, 5000);
 	sleep_ms(100);
 	write_u64(efd, 1);
 	ASSERT_EQ(await_done(m.w + 1, NW - 1, 1, 2000), 1);
@@ -489,7 +446,7 @@ TEST(waiters_exclusive_idle_instance_queued_not_counted)
  */
 TEST(waiters_exclusive_out_wakeup_wakes_one)
 {
-	int efd = mkefd();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	/* The counter at its maximum: IN true, OUT false. */
 	write_u64(efd, 0xfffffffffffffffeULL);
 	uint32_t evs[NW];
