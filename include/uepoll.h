@@ -30,6 +30,28 @@
 extern "C" {
 #endif
 
+/*
+ * Threads and signal handlers.
+ *
+ * Thread-safe: every call, on any descriptor, from any thread, as the
+ * system calls they mirror are (the tracing hook and the limits are
+ * process-wide settings).  Closing a descriptor another thread is using
+ * is safe: the call in progress keeps the object alive, as in the kernel.
+ *
+ * Async-signal-safe (may be called from a signal handler, even one that
+ * interrupted a uepoll call in the same thread): uepoll_write() of 8 bytes
+ * on a uepoll eventfd, and uepoll_read()/uepoll_write()/uepoll_close() on
+ * kernel fds (they are libc's read, write, close).  From a handler that
+ * interrupted uepoll, an eventfd write never sleeps (a blocking eventfd
+ * whose counter is full gives EAGAIN) and its wake-up of epoll, poll and
+ * blocked readers is issued when the interrupted call leaves its critical
+ * section, microseconds later.  Every other call may deadlock in a handler
+ * that interrupted uepoll in the same thread; with signals blocked around
+ * uepoll calls, or from other threads, they are safe.
+ *
+ * fork(): see "fork" below.
+ */
+
 #if defined(__GNUC__)
 #define UEPOLL_API __attribute__((visibility("default")))
 #else

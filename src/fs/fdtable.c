@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "kfd/host.h"
+#include "lib/sigsafe.h"
 
 /*
  * Slots per chunk: a chunk is 64 KiB (16-byte slots), so a small program
@@ -35,10 +36,13 @@ static uint64_t open_bits[UEP_FD_CAPACITY / WORD_BITS];
 static uint64_t full_bits[UEP_FD_CAPACITY / WORD_BITS / WORD_BITS];
 static long fd_limit = UEP_FD_CAPACITY; /* under table_lock */
 
-static struct uep_mutex stripes[UEP_FD_STRIPES] = {
-        [0 ... UEP_FD_STRIPES - 1] = UEP_MUTEX_INITIALIZER};
+/*
+ * Owner-aware (lib/sigsafe.h): a signal handler's lookup can tell that
+ * the section it interrupted holds the stripe (see uep_fget).
+ */
+static struct uep_owned_mutex stripes[UEP_FD_STRIPES];
 
-static struct uep_mutex *stripe_of(unsigned idx)
+static struct uep_owned_mutex *stripe_of(unsigned idx)
 {
 	return &stripes[idx % UEP_FD_STRIPES];
 }
@@ -130,11 +134,11 @@ int uep_fd_install(struct uepoll_file *f, unsigned fd_flags, int minfd)
 		return -ENOMEM;
 	}
 	bit_set((unsigned)idx);
-	struct uep_mutex *st = stripe_of((unsigned)idx);
-	uep_mutex_lock(st);
+	struct uep_owned_mutex *st = stripe_of((unsigned)idx);
+	uep_owned_lock(st);
 	s->file = f;
 	s->flags = fd_flags;
-	uep_mutex_unlock(st);
+	uep_owned_unlock(st);
 	pthread_mutex_unlock(&table_lock);
 	return UEPOLL_FD_BASE + (int)idx;
 }
@@ -159,12 +163,25 @@ struct uepoll_file *uep_fget(int fd)
 	struct fd_slot *s = slot_at(fd, &idx);
 	if (!s)
 		return NULL;
-	struct uep_mutex *st = stripe_of(idx);
-	uep_mutex_lock(st);
-	struct uepoll_file *f = s->file;
+	struct uep_owned_mutex *st = stripe_of(idx);
+	struct uepoll_file *f;
+	if (UEP_UNLIKELY(uep_in_engine()) && uep_owned_by_me(st)) {
+		/*
+		 * A signal handler interrupted this thread's own section on
+		 * this stripe: no other thread can change the slot meanwhile,
+		 * and every section drops file references only after its
+		 * unlock, so the file read here holds one.
+		 */
+		f = s->file;
+		if (f)
+			uep_file_get(f);
+		return f;
+	}
+	uep_owned_lock(st);
+	f = s->file;
 	if (f)
 		uep_file_get(f);
-	uep_mutex_unlock(st);
+	uep_owned_unlock(st);
 	return f;
 }
 
@@ -174,12 +191,12 @@ static struct uepoll_file *slot_take(unsigned idx)
 	struct fd_slot *s = slot_of(idx);
 	if (!s)
 		return NULL;
-	struct uep_mutex *st = stripe_of(idx);
-	uep_mutex_lock(st);
+	struct uep_owned_mutex *st = stripe_of(idx);
+	uep_owned_lock(st);
 	struct uepoll_file *f = s->file;
 	s->file = NULL;
 	s->flags = 0;
-	uep_mutex_unlock(st);
+	uep_owned_unlock(st);
 	return f;
 }
 
@@ -215,12 +232,12 @@ int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags)
 		return -ENOMEM;
 	}
 	uep_file_get(f);
-	struct uep_mutex *st = stripe_of(idx);
-	uep_mutex_lock(st);
+	struct uep_owned_mutex *st = stripe_of(idx);
+	uep_owned_lock(st);
 	struct uepoll_file *old = s->file;
 	s->file = f;
 	s->flags = fd_flags;
-	uep_mutex_unlock(st);
+	uep_owned_unlock(st);
 	bit_set(idx);
 	pthread_mutex_unlock(&table_lock);
 	if (old)
@@ -235,11 +252,11 @@ int uep_fd_get_flags(int fd)
 	struct fd_slot *s = slot_at(fd, &idx);
 	if (!s)
 		return r;
-	struct uep_mutex *st = stripe_of(idx);
-	uep_mutex_lock(st);
+	struct uep_owned_mutex *st = stripe_of(idx);
+	uep_owned_lock(st);
 	if (s->file)
 		r = (int)s->flags;
-	uep_mutex_unlock(st);
+	uep_owned_unlock(st);
 	return r;
 }
 
@@ -250,13 +267,13 @@ int uep_fd_set_flags(int fd, unsigned fd_flags)
 	struct fd_slot *s = slot_at(fd, &idx);
 	if (!s)
 		return r;
-	struct uep_mutex *st = stripe_of(idx);
-	uep_mutex_lock(st);
+	struct uep_owned_mutex *st = stripe_of(idx);
+	uep_owned_lock(st);
 	if (s->file) {
 		s->flags = fd_flags;
 		r = 0;
 	}
-	uep_mutex_unlock(st);
+	uep_owned_unlock(st);
 	return r;
 }
 

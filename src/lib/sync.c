@@ -1,5 +1,6 @@
 /* Mutexes, deadlines and the waiter: see sync.h. */
 #include "lib/sync.h"
+#include "lib/sigsafe.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -234,19 +235,41 @@ static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val,
 
 UEP_TLS unsigned uep_lock_depth;
 UEP_TLS unsigned uep_wakes_pending;
+UEP_TLS unsigned uep_defer_pending;
 static UEP_TLS _Atomic uint32_t *pending_wakes[MAX_PENDING_WAKES];
 
+/*
+ * Runs at depth 1, so that a signal handler landing here defers its work
+ * (sigsafe.h) instead of using these arrays under our feet, and loops
+ * until a pass at depth 0 finds nothing left: work a handler queued at
+ * any point is run before the thread leaves uepoll.
+ */
 void uep_wake_flush(void)
 {
-	unsigned n = uep_wakes_pending;
-	uep_wakes_pending = 0;
-	/*
-	 * The sleeper may have left already (a timeout saw WOKEN) and its
-	 * stack be in other use: a futex wake there is at worst spurious,
-	 * which every futex user tolerates; no memory is touched.
-	 */
-	for (unsigned i = 0; i < n; i++)
-		futex(pending_wakes[i], FUTEX_WAKE_PRIVATE, 1, NULL, 0);
+	do {
+		uep_lock_depth = 1;
+		atomic_signal_fence(memory_order_seq_cst);
+		while (uep_wakes_pending | uep_defer_pending) {
+			if (uep_defer_pending) {
+				uep_defer_pending = 0;
+				uep_defer_run(); /* may record more wakes */
+			}
+			unsigned n = uep_wakes_pending;
+			uep_wakes_pending = 0;
+			/*
+			 * The sleeper may have left already (a timeout saw
+			 * WOKEN) and its stack be in other use: a futex wake
+			 * there is at worst spurious, which every futex user
+			 * tolerates; no memory is touched.
+			 */
+			for (unsigned i = 0; i < n; i++)
+				futex(pending_wakes[i], FUTEX_WAKE_PRIVATE, 1,
+				      NULL, 0);
+		}
+		atomic_signal_fence(memory_order_seq_cst);
+		uep_lock_depth = 0;
+		atomic_signal_fence(memory_order_seq_cst);
+	} while (uep_wakes_pending | uep_defer_pending);
 }
 
 void uep_waiter_wake(struct uep_waiter *w)

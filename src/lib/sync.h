@@ -51,11 +51,24 @@ struct uep_mutex {
  * Deferred wake-ups (the kernel's wake_q): a futex wake decided under a
  * lock is issued when the thread's last uepoll lock is dropped, so the
  * woken thread does not run straight into the locks its waker still holds.
+ *
+ * uep_lock_depth counts the uepoll locks this thread holds or is taking:
+ * it goes up before a lock is taken and down after it is released, so a
+ * signal handler that finds it non-zero knows it may have interrupted a
+ * lock holder, and must take no uepoll lock (lib/defer.h).
+ * uep_defer_pending: such a handler queued work for the next flush.
  */
 #define UEP_TLS __thread __attribute__((tls_model("initial-exec")))
 extern UEP_TLS unsigned uep_lock_depth;
 extern UEP_TLS unsigned uep_wakes_pending;
+extern UEP_TLS unsigned uep_defer_pending;
 void uep_wake_flush(void);
+
+/* Inside a uepoll critical section of this thread (a handler's test). */
+static inline bool uep_in_engine(void)
+{
+	return uep_lock_depth != 0;
+}
 
 void uep_mutex_init(struct uep_mutex *m);
 void uep_mutex_destroy(struct uep_mutex *m);
@@ -64,6 +77,9 @@ void uep_mutex_unlock_slow(struct uep_mutex *m);
 
 static inline void uep_mutex_lock(struct uep_mutex *m)
 {
+	uep_lock_depth++;
+	/* A handler must see the depth before the lock can be held. */
+	atomic_signal_fence(memory_order_seq_cst);
 #ifdef UEP_MUTEX_PTHREAD
 	pthread_mutex_lock(&m->m);
 #else
@@ -73,7 +89,6 @@ static inline void uep_mutex_lock(struct uep_mutex *m)
 	            memory_order_relaxed)))
 		uep_mutex_lock_slow(m);
 #endif
-	uep_lock_depth++;
 }
 
 static inline void uep_mutex_unlock(struct uep_mutex *m)
@@ -85,7 +100,10 @@ static inline void uep_mutex_unlock(struct uep_mutex *m)
 	                                          memory_order_release) == 2))
 		uep_mutex_unlock_slow(m);
 #endif
-	if (--uep_lock_depth == 0 && UEP_UNLIKELY(uep_wakes_pending))
+	/* ... and until the lock is free again. */
+	atomic_signal_fence(memory_order_seq_cst);
+	if (--uep_lock_depth == 0 &&
+	    UEP_UNLIKELY(uep_wakes_pending | uep_defer_pending))
 		uep_wake_flush();
 }
 
