@@ -49,7 +49,21 @@ extern "C" {
  * that interrupted uepoll in the same thread; with signals blocked around
  * uepoll calls, or from other threads, they are safe.
  *
- * fork(): see "fork" below.
+ * fork: the child gets a copy of every in-process object (not shared with
+ * the parent: a pipe does not connect them).  It may create, use and close
+ * objects, and use and close its copies, with these limits:
+ *   - an object another thread was inside a call on at the moment of the
+ *     fork (not asleep: between its locks) may stay locked in the child;
+ *     threads asleep in uepoll_wait, uepoll_poll or a blocking read are
+ *     fine (their waits are dropped in the child);
+ *   - armed timerfds keep firing in the child (the timer service restarts);
+ *   - kernel fds are shared with the parent, as after any fork: an
+ *     instance with kernel fds registered shares the parent's readiness
+ *     backend, so the child should not wait on it; and a uepoll_notify
+ *     eventfd is the parent's too (set a new one in the child);
+ *   - fork from a signal handler that interrupted uepoll is not supported.
+ * The library's global locks are held across fork() (pthread_atfork, set
+ * before any other handler), so the child never finds them taken.
  */
 
 #if defined(__GNUC__)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "fs/fork.h"
 #include "kfd/host.h"
 #include "lib/sigsafe.h"
 
@@ -304,4 +305,29 @@ struct uepoll_file *uep_fget_any(int fd, int *err)
 		return f;
 	}
 	return uep_host_fget(fd, err);
+}
+
+/* fork (fs/fork.c): the allocation lock, then every stripe. */
+void uep_fd_fork_lock(bool lock)
+{
+	if (lock) {
+		pthread_mutex_lock(&table_lock);
+		for (int i = 0; i < UEP_FD_STRIPES; i++)
+			uep_owned_lock(&stripes[i]);
+	} else {
+		for (int i = 0; i < UEP_FD_STRIPES; i++)
+			uep_owned_unlock(&stripes[i]);
+		pthread_mutex_unlock(&table_lock);
+	}
+}
+
+/*
+ * Every program that uses uepoll links this file: register the fork
+ * handlers here, before any other constructor (priority 101), so that
+ * handlers the program or the preload register later run their prepare
+ * first and their child handler after ours: they may call uepoll there.
+ */
+__attribute__((constructor(101))) static void fdtable_fork_init(void)
+{
+	uep_fork_init();
 }

@@ -49,5 +49,7 @@ struct uepoll_file *uep_fget_any(int fd, int *err);
 
 long uep_fd_limit(void);
 int uep_fd_set_limit(long limit);
+/* Hold (true) or release (false) the table's locks across a fork. */
+void uep_fd_fork_lock(bool lock);
 
 #endif

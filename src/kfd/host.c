@@ -323,3 +323,12 @@ const struct uep_host_backend uep_host_epoll_backend = {
         .fds = epb_fds,
         .dispatch = epb_dispatch,
 };
+
+/* fork (fs/fork.c): hold the host table's lock across it. */
+void uep_host_fork_lock(bool lock)
+{
+	if (lock)
+		pthread_mutex_lock(&host_lock);
+	else
+		pthread_mutex_unlock(&host_lock);
+}

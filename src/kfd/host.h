@@ -56,5 +56,7 @@ bool uep_is_host_file(const struct uepoll_file *f);
 
 /* uepoll_close of a kernel fd: forget its host file (its registrations go). */
 void uep_host_forget(int fd);
+/* Hold (true) or release (false) the host table's lock across a fork. */
+void uep_host_fork_lock(bool lock);
 
 #endif

@@ -213,6 +213,7 @@ void uep_sleep_source_poll(void)
 void uep_waiter_init(struct uep_waiter *w, const sigset_t *sigmask)
 {
 	atomic_store_explicit(&w->state, UEP_WAITER_IDLE, memory_order_relaxed);
+	w->gen = atomic_load_explicit(&uep_fork_gen, memory_order_relaxed);
 	/* Without an eventfd (EMFILE) the mask is set around a futex sleep. */
 	bool ext = atomic_load_explicit(&sleep_source, memory_order_acquire);
 	w->efd = (sigmask || ext) ? thread_efd() : -1;
@@ -232,6 +233,24 @@ static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val,
  * thread; 16 keeps the per-thread array at 128 bytes.
  */
 #define MAX_PENDING_WAKES 16
+
+_Atomic unsigned uep_fork_gen;
+
+/*
+ * In the child the forking thread's sleep eventfd is the parent thread's
+ * too (a kernel fd): the child gets its own on its next sleep; wakes it
+ * had deferred were for the parent's threads.
+ */
+void uep_sync_fork_child(void)
+{
+	atomic_fetch_add(&uep_fork_gen, 1);
+	if (tls_efd >= 0) {
+		close(tls_efd);
+		tls_efd = -1;
+		pthread_setspecific(efd_key, NULL);
+	}
+	uep_wakes_pending = 0;
+}
 
 UEP_TLS unsigned uep_lock_depth;
 UEP_TLS unsigned uep_wakes_pending;
@@ -272,8 +291,11 @@ void uep_wake_flush(void)
 	} while (uep_wakes_pending | uep_defer_pending);
 }
 
-void uep_waiter_wake(struct uep_waiter *w)
+bool uep_waiter_wake(struct uep_waiter *w)
 {
+	if (UEP_UNLIKELY(w->gen != atomic_load_explicit(&uep_fork_gen,
+	                                                memory_order_relaxed)))
+		return false;
 	int efd = w->efd; /* read before the sleeper may go */
 	/*
 	 * The waker stored its new state (a count, a list) before calling
@@ -286,7 +308,7 @@ void uep_waiter_wake(struct uep_waiter *w)
 	uint32_t old = atomic_exchange_explicit(&w->state, UEP_WAITER_WOKEN,
 	                                        memory_order_acq_rel);
 	if (old != UEP_WAITER_SLEEPING)
-		return; /* not asleep yet: it will see WOKEN */
+		return true; /* not asleep yet: it will see WOKEN */
 	if (efd >= 0) {
 		/* Now: the eventfd belongs to a thread that may exit. */
 		uint64_t one = 1;
@@ -298,6 +320,7 @@ void uep_waiter_wake(struct uep_waiter *w)
 	} else {
 		futex(&w->state, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
 	}
+	return true;
 }
 
 /* ---- busy polling ---- */

@@ -134,7 +134,16 @@ enum { UEP_WAITER_IDLE = 0, UEP_WAITER_SLEEPING = 1, UEP_WAITER_WOKEN = 2 };
 struct uep_waiter {
 	_Atomic uint32_t state;
 	int efd; /* the sleeper's eventfd when it sleeps in ppoll, else -1 */
+	unsigned gen; /* uep_fork_gen when it began waiting */
 };
+
+/*
+ * Bumped in a fork's child: a waiter from before is a thread that does
+ * not exist in the child, left on a queue of an object's copy.
+ */
+extern _Atomic unsigned uep_fork_gen;
+/* The child's side of fork for this layer (fs/fork.c calls it). */
+void uep_sync_fork_child(void);
 
 /*
  * Prepare w for a sleep.  With a signal mask the sleep happens in ppoll()
@@ -143,8 +152,12 @@ struct uep_waiter {
  */
 void uep_waiter_init(struct uep_waiter *w, const sigset_t *sigmask);
 
-/* Wake w; called with the lock held that guards the structure holding w. */
-void uep_waiter_wake(struct uep_waiter *w);
+/*
+ * Wake w; called with the lock held that guards the structure holding w.
+ * False for a waiter of a thread the fork left behind (nothing is done):
+ * an exclusive wake-up must then go on to the next waiter.
+ */
+bool uep_waiter_wake(struct uep_waiter *w);
 
 /* Has a waker flipped w to WOKEN?  (uep_waiter_spin looks without a lock.) */
 static inline bool uep_waiter_woken(struct uep_waiter *w)
