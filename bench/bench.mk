@@ -1,12 +1,21 @@
 # make bench: every workload against the kernel's epoll and uepoll, side by
 # side (bench/README.md).  BENCH_QUICK=1 for a run under a minute.
 # make bench-callgrind: instruction counts of the hot paths.
-# bench/timer_lateness.c and bench/timer.mk are a separate benchmark.
-BENCH_SRC := $(filter-out bench/timer_lateness.c,$(wildcard bench/*.c))
+# bench/timer_lateness.c and bench/timer.mk are a separate benchmark, and
+# so are bench/herd_kfd.c (make bench-herd) and bench/http_wire.c.
+BENCH_SRC := $(filter-out bench/timer_lateness.c bench/herd_kfd.c bench/http_wire.c,$(wildcard bench/*.c))
 BENCH_BIN := $(B)/bench/uepoll-bench
 BENCH_OUT := build/bench
 
-.PHONY: bench bench-callgrind
+.PHONY: bench bench-callgrind bench-herd
+
+# The herd around kernel fds (bench/herd_kfd.c, issue 10).
+$(B)/bench/herd-kfd: bench/herd_kfd.c $(B)/libuepoll.a include/uepoll.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iinclude -o $@ $< $(B)/libuepoll.a $(LDLIBS)
+
+bench-herd: $(B)/bench/herd-kfd
+	$(B)/bench/herd-kfd
 
 $(BENCH_BIN): $(BENCH_SRC) bench/bench.h $(B)/libuepoll.a include/uepoll.h
 	@mkdir -p $(dir $@)

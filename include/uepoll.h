@@ -21,9 +21,12 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #ifdef __cplusplus
@@ -57,10 +60,10 @@ extern "C" {
  *     threads asleep in uepoll_wait, uepoll_poll or a blocking read are
  *     fine (their waits are dropped in the child);
  *   - armed timerfds keep firing in the child (the timer service restarts);
- *   - kernel fds are shared with the parent, as after any fork: an
- *     instance with kernel fds registered shares the parent's readiness
- *     backend, so the child should not wait on it; and a uepoll_notify
- *     eventfd is the parent's too (set a new one in the child);
+ *   - kernel fds are shared with the parent, as after any fork: the
+ *     kernel epoll that holds an instance's kernel fds is the parent's
+ *     too, so the child should not wait on such an instance; and a
+ *     uepoll_notify eventfd is the parent's too (set a new one);
  *   - fork from a signal handler that interrupted uepoll is not supported.
  * The library's global locks are held across fork() (pthread_atfork, set
  * before any other handler), so the child never finds them taken.
@@ -169,9 +172,13 @@ UEPOLL_API int uepoll_setsockopt(int sockfd, int level, int optname,
  * CLOCK_BOOTTIME; TFD_NONBLOCK, TFD_CLOEXEC; TFD_TIMER_ABSTIME.  Read the
  * u64 expiration count with uepoll_read().  Expirations are driven by one
  * service thread, started by the first armed timer, asleep with no timeout
- * while none is armed.  Absolute REALTIME/BOOTTIME times are converted to
- * CLOCK_MONOTONIC when armed: later clock jumps are not followed, and
- * TFD_TIMER_CANCEL_ON_SET never cancels.
+ * while none is armed.  As on Linux, an absolute CLOCK_REALTIME timer and
+ * any CLOCK_BOOTTIME timer follow changes of their clock (clock_settime, a
+ * resume), and TFD_TIMER_CANCEL_ON_SET with TFD_TIMER_ABSTIME cancels on
+ * a change of CLOCK_REALTIME: the timerfd becomes readable (a blocked read
+ * wakes) and the read fails with ECANCELED.  uepoll learns of clock
+ * changes from one kernel timerfd (close-on-exec, at a high descriptor
+ * number) read by a second thread, both created by the first such timer.
  */
 UEPOLL_API int uepoll_timerfd_create(int clockid, int flags);
 UEPOLL_API int uepoll_timerfd_settime(int fd, int flags,
@@ -186,10 +193,51 @@ UEPOLL_API int uepoll_close(int fd);
 UEPOLL_API int uepoll_dup(int oldfd);
 UEPOLL_API int uepoll_dup2(int oldfd, int newfd);
 UEPOLL_API int uepoll_dup3(int oldfd, int newfd, int flags);
-/* F_GETFL, F_SETFL (O_NONBLOCK), F_GETFD, F_SETFD, F_DUPFD, F_DUPFD_CLOEXEC. */
+/*
+ * F_GETFL, F_SETFL (O_NONBLOCK, O_APPEND, O_NOATIME; O_DIRECT on a pipe:
+ * packet mode; O_ASYNC does not stick: no SIGIO), F_GETFD, F_SETFD,
+ * F_DUPFD, F_DUPFD_CLOEXEC, F_GETPIPE_SZ (F_SETPIPE_SZ only to the fixed
+ * 64 KiB).  The descriptor is checked first, the argument is an unsigned
+ * int, as in the kernel.
+ */
 UEPOLL_API int uepoll_fcntl(int fd, int cmd, ...);
 /* poll(2) over uepoll descriptors: O(n) per call, by design (see README). */
 UEPOLL_API int uepoll_poll(struct pollfd *fds, nfds_t nfds, int timeout);
+/* ppoll: the timeout is not written back (as glibc's). */
+UEPOLL_API int uepoll_ppoll(struct pollfd *fds, nfds_t nfds,
+                            const struct timespec *timeout,
+                            const sigset_t *sigmask);
+/*
+ * select and pselect over uepoll and kernel descriptors, with the kernel's
+ * rules (nfds may exceed FD_SETSIZE; select writes back the time left).
+ * The sets are bitmaps indexed by descriptor number, so naming a uepoll
+ * descriptor (>= UEPOLL_FD_BASE) needs sets of at least fd / 8 + 1 bytes
+ * (calloc them: only the bits of kernel descriptors below RLIMIT_NOFILE
+ * and of uepoll descriptors within uepoll's table, which grows by 4096
+ * numbers, are read or written; the rest is ignored as the kernel ignores
+ * bits beyond its table).  glibc's FD_SET aborts for fd >= FD_SETSIZE under
+ * _FORTIFY_SOURCE: use your own bit macros, or better uepoll_poll.
+ */
+UEPOLL_API int uepoll_select(int nfds, fd_set *readfds, fd_set *writefds,
+                             fd_set *exceptfds, struct timeval *timeout);
+UEPOLL_API int uepoll_pselect(int nfds, fd_set *readfds, fd_set *writefds,
+                              fd_set *exceptfds, const struct timespec *timeout,
+                              const sigset_t *sigmask);
+/*
+ * fstat: what a program checks -- S_ISFIFO for a pipe, S_ISSOCK for a
+ * socket, an anonymous inode (no file type bits, mode 0600, uid 0, one
+ * inode number for all) for eventfd, epoll, timerfd and your own objects;
+ * st_nlink 1, st_size 0, st_blksize 4096 as Linux gives.  st_dev, st_rdev
+ * and the times are 0; both ends of a pipe share st_ino.
+ */
+UEPOLL_API int uepoll_fstat(int fd, struct stat *statbuf);
+/* readv/writev: one read or write of the whole vector (atomic for a pipe
+ * write of at most PIPE_BUF bytes, one datagram), IOV_MAX segments. */
+UEPOLL_API ssize_t uepoll_readv(int fd, const struct iovec *iov, int iovcnt);
+UEPOLL_API ssize_t uepoll_writev(int fd, const struct iovec *iov, int iovcnt);
+/* glibc's helpers: one 8-byte read or write; 0, or -1 (errno as set). */
+UEPOLL_API int uepoll_eventfd_read(int fd, eventfd_t *value);
+UEPOLL_API int uepoll_eventfd_write(int fd, eventfd_t value);
 
 /* ---- your own pollable objects -------------------------------------------
  *
@@ -295,13 +343,19 @@ UEPOLL_API int uepoll_register_family(int domain, uepoll_socket_fn fn,
 /* ---- observability and limits ---------------------------------------------
  */
 struct uepoll_stats {
-	uint64_t watches;   /* registrations in the interest set */
-	uint64_t ready;     /* items on the ready list now */
-	uint64_t waiters;   /* threads sleeping in uepoll_wait now */
-	uint64_t callbacks; /* ep_poll_callback runs that queued or woke */
-	uint64_t wakeups;   /* waiters woken */
-	uint64_t harvests;  /* ep_send_events runs */
-	uint64_t events;    /* events delivered */
+	uint64_t watches;    /* registrations in the interest set */
+	uint64_t ready;      /* items on the ready list now */
+	uint64_t waiters;    /* threads sleeping in uepoll_wait now */
+	uint64_t callbacks;  /* ep_poll_callback runs that queued or woke */
+	uint64_t wakeups;    /* waiters woken */
+	uint64_t harvests;   /* ep_send_events runs */
+	uint64_t events;     /* events delivered */
+	uint64_t waits;      /* uepoll_wait calls */
+	uint64_t sleeps;     /* ...that queued themselves to sleep or spin */
+	uint64_t spin_wakes; /* ...woken while busy polling (no system call) */
+	uint64_t spurious;   /* wake-ups that found the ready list empty */
+	uint64_t empty_harvests; /* harvests that delivered nothing */
+	uint64_t herd_max; /* most waiters one wake-up of a file woke (diag) */
 };
 UEPOLL_API int uepoll_stats(int epfd, struct uepoll_stats *stats);
 /*
@@ -334,6 +388,62 @@ typedef void (*uepoll_trace_fn)(const struct uepoll_trace_event *ev, void *arg);
 UEPOLL_API void uepoll_set_trace(uepoll_trace_fn fn, void *arg);
 
 /*
+ * Trace export: record the trace hook's events (with a timestamp and the
+ * thread) in memory from now on, and write them to path as Chrome
+ * trace-event JSON (chrome://tracing, ui.perfetto.dev) at
+ * uepoll_trace_export_stop().  Takes the trace hook over while it runs.
+ * Up to 65536 events are kept; later ones are dropped (and counted in
+ * the file).  Returns -1 with EBUSY while an export runs.
+ */
+UEPOLL_API int uepoll_trace_export_start(const char *path);
+UEPOLL_API int uepoll_trace_export_stop(void);
+
+/*
+ * The diagnostic mode: off by default, and then one predictable branch.
+ * On (UEPOLL_DIAG=1 in the environment, read when the library loads, or
+ * this call), uepoll watches for the classic epoll mistakes and reports
+ * each with the instance, the descriptor and what to do, at most once per
+ * (instance, fd, kind) unless UEPOLL_DIAG_REPEAT (UEPOLL_DIAG=all).  A
+ * report goes to fn, or to stderr when fn is NULL; fn runs where the
+ * mistake is seen, possibly under uepoll's locks: it must not call uepoll.
+ * Per-item counters (uepoll_item_info, uepoll_fdinfo) are kept while on.
+ */
+enum uepoll_diag_kind {
+	UEPOLL_DIAG_ET_UNREAD = 1,  /* edge-triggered data left unread */
+	UEPOLL_DIAG_EAGAIN_STORM,   /* events whose first read gives EAGAIN */
+	UEPOLL_DIAG_HERD,           /* one wake-up woke several waiters */
+	UEPOLL_DIAG_CLOSED_WATCHED, /* close() left a registration (a dup) */
+	UEPOLL_DIAG_STARVED,        /* items ready through many full harvests */
+};
+struct uepoll_diag_report {
+	enum uepoll_diag_kind kind;
+	const char *name; /* "et-unread", "eagain-storm", ... */
+	int epfd;         /* the instance (the descriptor last used), or -1 */
+	int fd;           /* the registered descriptor */
+	uint64_t count;   /* occurrences behind the report */
+	const char *message; /* one line: what was seen and what to do */
+};
+typedef void (*uepoll_diag_fn)(const struct uepoll_diag_report *r, void *arg);
+#define UEPOLL_DIAG_ON 0x1
+#define UEPOLL_DIAG_REPEAT 0x2
+UEPOLL_API int uepoll_set_diag(int flags, uepoll_diag_fn fn, void *arg);
+
+/* One registration's state and counters (counters: in diagnostic mode). */
+struct uepoll_item_info {
+	uint32_t events;        /* what it watches, with EPOLLET etc. */
+	uint64_t data;          /* its epoll_data */
+	int ready;              /* on the ready list now */
+	int counted;            /* the counters below are kept */
+	uint64_t wakeups;       /* callbacks of its file that concerned it */
+	uint64_t harvests;      /* harvests that polled it */
+	uint64_t delivered;     /* harvests that reported it */
+	uint64_t last_ready_ns; /* CLOCK_MONOTONIC of its last callback */
+};
+/* ENOENT when fd is not registered in epfd. */
+UEPOLL_API int uepoll_item_info(int epfd, int fd,
+                                struct uepoll_item_info *info);
+
+/*
  * Ask an instance to signal a kernel eventfd when it gets ready items: the
  * way to make a uepoll instance visible to the kernel's poll, select and
  * epoll.  uepoll writes 1 when an item is queued while the instance is not
@@ -351,8 +461,8 @@ UEPOLL_API void uepoll_set_trace(uepoll_trace_fn fn, void *arg);
 UEPOLL_API int uepoll_notify(int epfd, int kernel_eventfd);
 
 /*
- * The backend that watches kernel fds: "uring", "epoll", or "none" before
- * the first kernel fd joined (UEPOLL_BACKEND=epoll|uring forces one).
+ * How kernel fds are watched: always "epoll" (each instance that holds
+ * kernel fds owns a kernel epoll, its kernel half; see README).
  */
 UEPOLL_API const char *uepoll_host_backend(void);
 

@@ -5,14 +5,13 @@
  *   real.c       the libc functions it interposes, found with
  *                dlsym(RTLD_NEXT); the library's own calls to them go
  *                straight there (the link wraps them, see preload.mk)
- *   proxy.c      the proxy table: the kernel eventfd that stands for each
- *                epoll instance, its uepoll descriptor, dup, close, fork
+ *   table.c      the program's epoll fds (kernel epolls: each one is the
+ *                kernel half of a uepoll instance) and their instances
  *   interpose.c  the exported libc symbols
  */
 #ifndef UEP_PRELOAD_H
 #define UEP_PRELOAD_H
 
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/epoll.h>
@@ -27,11 +26,8 @@ struct preload_real {
 	int (*epoll_pwait2)(int epfd, struct epoll_event *evs, int max,
 	                    const struct timespec *ts, const sigset_t *mask);
 	int (*close)(int fd);
-	int (*dup)(int fd);
 	int (*dup2)(int oldfd, int newfd);
 	int (*dup3)(int oldfd, int newfd, int flags);
-	int (*fcntl)(int fd, int cmd, ...);
-	int (*poll)(struct pollfd *fds, nfds_t n, int ms);
 	long (*syscall)(long nr, ...);
 };
 
@@ -39,40 +35,17 @@ struct preload_real {
 extern struct preload_real real;
 void preload_real_init(void);
 
-/* Has this process's host backend started (uepoll_host_backend)? */
-bool preload_backend_running(void);
-/* Before a ctl that may start the backend: restore UEPOLL_BACKEND if the
- * program dropped it; true if the caller must unsetenv it afterwards. */
-bool preload_backend_env(void);
+/* The uepoll instance whose kernel half is fd, or 0 (not one of ours). */
+int table_get(int fd);
+/* Make ufd the instance of kernel epoll fd (a stale one is closed). */
+void table_set(int fd, int ufd);
+/* fd is closed or replaced: forget (and close) its instance, if any. */
+void table_forget(int fd);
 
-/* What the interposed calls do in this process. */
-enum preload_mode {
-	PRELOAD_UEPOLL,        /* epoll is uepoll */
-	PRELOAD_CHILD_PENDING, /* a forked child: convert on first use */
-	PRELOAD_CHILD_FRESH,   /* a forked child of a backend-less parent:
-	                          new proxy eventfds on first use */
-	PRELOAD_KERNEL,        /* converted: everything goes to libc */
-};
-
-/* The current mode; a pending child is converted here first. */
-enum preload_mode proxy_mode(void);
-
-/* The uepoll descriptor behind proxy fd, or -1 when fd is not a proxy. */
-int proxy_ufd(int fd);
-/* Any proxies at all?  (Lock-free: the fast path of close and poll.) */
-bool proxy_any(void);
-
-/* A new instance and its proxy (EPOLL_CLOEXEC in flags); -1 and errno. */
-int proxy_create(int flags);
-/* fd is about to be closed or replaced: forget it if it is a proxy. */
-bool proxy_release(int fd);
-/* A kernel dup of oldfd became newfd: a proxy's dup is a proxy too. */
-void proxy_dup_done(int oldfd, int newfd);
-/* After a wait: the proxy is readable exactly when the instance is. */
-void proxy_sync(int fd, int ufd);
-
-void proxy_atfork_prepare(void);
-void proxy_atfork_parent(void);
-void proxy_atfork_child(void);
+/*
+ * Between vfork (or posix_spawn's clone) and exec the child runs on the
+ * parent's memory: it must not change the table.  True in such a child.
+ */
+bool preload_in_vfork_child(void);
 
 #endif

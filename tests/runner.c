@@ -4,8 +4,11 @@
 #endif
 #include "runner.h"
 
+#include <dirent.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,6 +88,102 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* ---- kernel fds left open by a test ---- */
+
+#ifdef CONF_UEPOLL
+#include "uepoll.h"
+#define target_close uepoll_close
+#else
+#define target_close close
+#endif
+
+static int *tracked;
+static size_t ntracked, captracked;
+
+int test_track_fd(int fd)
+{
+	if (fd < 0)
+		return fd;
+	if (ntracked == captracked) {
+		captracked = captracked ? 2 * captracked : 64;
+		tracked = realloc(tracked, captracked * sizeof(*tracked));
+		if (!tracked)
+			abort();
+	}
+	tracked[ntracked++] = fd;
+	return fd;
+}
+
+int test_track_pair(int r, const int fds[2])
+{
+	if (r == 0) {
+		test_track_fd(fds[0]);
+		test_track_fd(fds[1]);
+	}
+	return r;
+}
+
+/* Close what the test's creators returned (EBADF: closed already). */
+static void tracked_close(void)
+{
+	for (size_t i = ntracked; i-- > 0;)
+		target_close(tracked[i]);
+	ntracked = 0;
+}
+
+#define FD_CHECK_MAX 4096
+static unsigned char fds_before[FD_CHECK_MAX];
+
+/*
+ * The kernel fds open now, as a 0/1 array.  On the uepoll target the
+ * numbers from 3/4 of min(RLIMIT_NOFILE, 4096) up are uepoll's own (a
+ * thread's eventfd lives as long as the thread): not counted.
+ */
+static void fds_open(unsigned char *open_fds)
+{
+	int top = FD_CHECK_MAX;
+	if (strcmp(test_target, "uepoll") == 0) {
+		struct rlimit rl;
+		rlim_t t = FD_CHECK_MAX;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < t)
+			t = rl.rlim_cur;
+		top = (int)(t / 4 * 3);
+	}
+	memset(open_fds, 0, FD_CHECK_MAX);
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] != '.' && fd != dirfd(d) && fd < top)
+			open_fds[fd] = 1;
+	}
+	closedir(d);
+}
+
+/* After a test: fail it if it left a kernel fd open. */
+static void fds_check(void)
+{
+	static unsigned char after[FD_CHECK_MAX];
+	fds_open(after);
+	int leaked = 0;
+	for (int fd = 0; fd < FD_CHECK_MAX; fd++) {
+		if (!after[fd] || fds_before[fd])
+			continue;
+		char path[64], what[256];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(path, what, sizeof(what) - 1);
+		what[n > 0 ? n : 0] = '\0';
+		fprintf(stderr, "    kernel fd %d left open: %s\n", fd, what);
+		leaked = 1;
+	}
+	if (leaked) {
+		fflush(stderr);
+		_exit(CHILD_FAIL);
+	}
+}
+
 /* Run one test in a child; returns CHILD_PASS, CHILD_FAIL or CHILD_SKIP. */
 static int run_one(const struct test *t, int default_timeout)
 {
@@ -97,7 +196,14 @@ static int run_one(const struct test *t, int default_timeout)
 	}
 	if (pid == 0) {
 		setpgid(0, 0);
+		bool check = strcmp(test_target, "unit") != 0;
+		if (check)
+			fds_open(fds_before);
 		t->fn();
+		if (check) {
+			tracked_close();
+			fds_check();
+		}
 		/* exit, not _exit: sanitizers report leaks and races at exit.
 		 */
 		exit(CHILD_PASS);

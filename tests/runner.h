@@ -23,6 +23,14 @@
 
 typedef void (*test_fn)(void);
 
+/*
+ * The conformance tests' descriptors, closed by the runner after the test
+ * (tests/conf/sys.h tracks what its creators return); the runner then
+ * fails a test that left any other kernel fd open.  Return fd / r.
+ */
+int test_track_fd(int fd);
+int test_track_pair(int r, const int fds[2]);
+
 void test_register(const char *name, const char *file, test_fn fn,
                    int timeout_s);
 void test_fail(const char *file, int line, const char *fmt, ...)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 
+#include "fs/ep_diag.h"
 #include "fs/eventpoll_int.h"
 
 /* ---- notification of a kernel eventfd ---- */
@@ -114,6 +115,12 @@ int uep_ep_stats(struct uepoll_file *epf, struct uepoll_stats *st)
 	st->wakeups = ep->wakeups;
 	st->harvests = ep->harvests;
 	st->events = ep->delivered;
+	st->waits = ep->waits;
+	st->sleeps = ep->sleeps;
+	st->spin_wakes = ep->spin_wakes;
+	st->spurious = ep->spurious;
+	st->empty_harvests = ep->empty_harvests;
+	st->herd_max = ep->herd_max;
 	uep_mutex_unlock(&ep->lock);
 	uep_mutex_unlock(&ep->mtx);
 	return 0;
@@ -153,9 +160,19 @@ int uep_ep_fdinfo(struct uepoll_file *epf, char *buf, size_t len)
 	     n = uep_rb_next(n)) {
 		struct uep_epitem *epi =
 		        uep_container_of(n, struct uep_epitem, rbn);
-		out(&o,
-		    "tfd: %8d events: %8x data: %16llx  pos:0 ino:0 sdev:0\n",
+		out(&o, "tfd: %8d events: %8x data: %16llx  pos:0 ino:0 sdev:0",
 		    epi->fd, epi->events, (unsigned long long)epi->data);
+		struct uepoll_item_info ii = {0};
+		uep_diag_item_counters(ep, epi, &ii);
+		if (ii.counted)
+			out(&o,
+			    " wakeups: %llu harvests: %llu delivered: %llu "
+			    "last_ready_ns: %llu",
+			    (unsigned long long)ii.wakeups,
+			    (unsigned long long)ii.harvests,
+			    (unsigned long long)ii.delivered,
+			    (unsigned long long)ii.last_ready_ns);
+		out(&o, "\n");
 	}
 	uep_mutex_lock(&ep->lock);
 	out(&o, "ready:");
@@ -170,7 +187,44 @@ int uep_ep_fdinfo(struct uepoll_file *epf, char *buf, size_t len)
 	    (unsigned long long)ep->nwatches, (unsigned long long)ep->callbacks,
 	    (unsigned long long)ep->wakeups, (unsigned long long)ep->harvests,
 	    (unsigned long long)ep->delivered);
+	out(&o,
+	    "waits: %llu sleeps: %llu spin_wakes: %llu spurious: %llu "
+	    "empty_harvests: %llu herd_max: %llu\n",
+	    (unsigned long long)ep->waits, (unsigned long long)ep->sleeps,
+	    (unsigned long long)ep->spin_wakes,
+	    (unsigned long long)ep->spurious,
+	    (unsigned long long)ep->empty_harvests,
+	    (unsigned long long)ep->herd_max);
 	uep_mutex_unlock(&ep->lock);
 	uep_mutex_unlock(&ep->mtx);
 	return o.need > (size_t)INT32_MAX ? INT32_MAX : (int)o.need;
+}
+
+/* uepoll_item_info: the item registered under fd (by number, any file). */
+int uep_ep_item_info(struct uepoll_file *epf, int fd,
+                     struct uepoll_item_info *info)
+{
+	if (!uep_is_file_epoll(epf))
+		return -EINVAL;
+	struct uep_eventpoll *ep = epf->private_data;
+	int r = -ENOENT;
+	memset(info, 0, sizeof(*info));
+	uep_mutex_lock(&ep->mtx);
+	for (struct uep_rb_node *n = uep_rb_first(&ep->rbr); n;
+	     n = uep_rb_next(n)) {
+		struct uep_epitem *epi =
+		        uep_container_of(n, struct uep_epitem, rbn);
+		if (epi->fd != fd)
+			continue;
+		uep_mutex_lock(&ep->lock);
+		info->events = epi->events;
+		info->data = epi->data;
+		info->ready = ep_is_linked(epi);
+		uep_mutex_unlock(&ep->lock);
+		uep_diag_item_counters(ep, epi, info);
+		r = 0;
+		break;
+	}
+	uep_mutex_unlock(&ep->mtx);
+	return r;
 }

@@ -1,13 +1,17 @@
 /*
  * epoll_wait: the harvest of the ready list and the sleep of a waiter (the
  * kernel's ep_send_events and ep_poll).  Locking: the block at the top of
- * eventpoll.c.
+ * eventpoll.c.  With a kernel half (ep_kfd.c) the harvest merges both
+ * halves and the sleep is one ppoll on the kernel half and the thread's
+ * eventfd.
  */
 #include <errno.h>
+#include <poll.h>
 
+#include "fs/ep_diag.h"
 #include "fs/eventpoll_int.h"
 #include "kernel/trace.h"
-#include "kfd/host.h"
+#include "kfd/kfd.h"
 
 /* A thread sleeping in uepoll_wait(): an exclusive entry on ep->wq. */
 struct ep_waiter {
@@ -22,14 +26,32 @@ struct ep_waiter {
  * queued, and the result is EFAULT if nothing was copied.
  */
 static int ep_send_events(struct uep_eventpoll *ep, struct epoll_event *events,
-                          int maxevents)
+                          int maxevents, int have)
 {
 	struct uep_list txlist, requeue, *pos, *tmp;
-	int res = 0;
+	int res = have;
 
 	uep_list_init(&txlist);
 	uep_list_init(&requeue);
 	uep_mutex_lock(&ep->mtx);
+	/*
+	 * Both halves: the kernel's first every other time, so neither
+	 * starves the other when events outnumber maxevents.  have: kernel
+	 * events a sleep in the kernel half returned already, filtered here.
+	 */
+	int kfd = atomic_load_explicit(&ep->kfd, memory_order_relaxed);
+	bool kfirst = kfd >= 0 && (ep->kalt++ & 1);
+	if (have) {
+		res = uep_ep_kfd_filter(ep, events, have);
+		kfirst = true;
+	}
+	if (kfirst && !have) {
+		res = uep_ep_kfd_harvest(ep, events, maxevents);
+		if (res < 0 || res == maxevents) {
+			uep_mutex_unlock(&ep->mtx);
+			return res;
+		}
+	}
 	uep_ep_start_scan(ep, &txlist);
 	uep_list_for_each_safe(pos, tmp, &txlist)
 	{
@@ -39,6 +61,8 @@ static int ep_send_events(struct uep_eventpoll *ep, struct epoll_event *events,
 			break;
 		uep_list_del_init(&epi->rdllink);
 		uint32_t revents = uep_ep_item_poll(epi, NULL);
+		if (uep_diag_on())
+			uep_diag_polled(ep, epi, revents);
 		if (!revents)
 			continue; /* a later callback queues it again */
 		if (UEP_UNLIKELY(!events)) {
@@ -58,7 +82,15 @@ static int ep_send_events(struct uep_eventpoll *ep, struct epoll_event *events,
 			uep_list_add_tail(&epi->rdllink, &requeue);
 		}
 	}
+	if (uep_diag_on())
+		uep_diag_harvest_end(ep, &txlist, res, maxevents);
 	uep_ep_done_scan(ep, &txlist, &requeue, res > 0 ? res : 0);
+	if (kfd >= 0 && !kfirst && res >= 0 && res < maxevents) {
+		int k = uep_ep_kfd_harvest(ep, events ? events + res : NULL,
+		                           maxevents - res);
+		if (k > 0 || !res)
+			res += k;
+	}
 	uep_trace(UEPOLL_TRACE_HARVEST, -1, 0, res);
 	uep_mutex_unlock(&ep->mtx);
 	return res;
@@ -75,7 +107,11 @@ static int ep_autoremove_wake(struct uep_wait_entry *wait, uint32_t key)
 /*
  * The kernel's ep_poll: harvest if anything is queued; else sleep as an
  * exclusive waiter until a callback, the deadline or a signal.  Events
- * win over a signal, and a timeout returns 0.
+ * win over a signal, and a timeout returns 0.  With a kernel half the
+ * harvest always runs (the kernel half may hold events) and the sleep is
+ * one ppoll on it and the thread's eventfd: in-process wake-ups write the
+ * eventfd (uep_waiter_wake), kernel readiness wakes the poll, and the
+ * signal mask is installed by the kernel.
  */
 int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
                 int maxevents, const struct uep_deadline *dl,
@@ -88,15 +124,18 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 	bool timed_out = dl->kind == UEP_DL_NOWAIT, interrupted = false;
 	bool eavail;
 
-	/* Kernel fds' readiness reaches their host files' queues now. */
-	uep_sleep_source_poll();
-
+	/* The preload's instance: only kernel fds, so the kernel sleeps. */
+	if (ep->kernel_only)
+		return uep_kfd_wait(atomic_load(&ep->kfd), events, maxevents,
+		                    dl, sigmask);
 	uep_mutex_lock(&ep->lock);
+	ep->waits++;
 	eavail = ep_events_available(ep);
 	uep_mutex_unlock(&ep->lock);
 	for (;;) {
-		if (eavail) {
-			int res = ep_send_events(ep, events, maxevents);
+		int kfd = atomic_load_explicit(&ep->kfd, memory_order_acquire);
+		if (eavail || kfd >= 0) {
+			int res = ep_send_events(ep, events, maxevents, 0);
 			if (res)
 				return res;
 		}
@@ -105,19 +144,68 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 		if (interrupted)
 			return -EINTR;
 
-		uep_waiter_init(&w.w, sigmask);
+		/*
+		 * With a kernel half the sleep is in it (epoll_pwait2: kernel
+		 * readiness, EXCLUSIVE across processes), and an in-process
+		 * waker writes the instance's wake eventfd, registered in it:
+		 * w.efd.  A forked child, or an instance without one, sleeps
+		 * in ppoll on the kernel half and the thread's eventfd.
+		 */
+		bool in_kfd = kfd >= 0 && ep->wfd >= 0 &&
+		              ep->wfd_pid == uep_kfd_pid();
+		if (in_kfd) {
+			uep_waiter_init(&w.w, NULL);
+			w.w.efd = ep->wfd;
+		} else if (kfd >= 0) {
+			uep_waiter_init_fds(&w.w, sigmask);
+		} else {
+			uep_waiter_init(&w.w, sigmask);
+		}
 		w.wait.func = ep_autoremove_wake;
 		w.wait.flags = UEP_WQ_EXCLUSIVE;
 		uep_mutex_lock(&ep->lock);
 		eavail = ep_events_available(ep);
-		if (!eavail)
+		/* Pairs with kfd_publish (ep_kfd.c): both under ep->lock. */
+		bool born = atomic_load_explicit(&ep->kfd,
+		                                 memory_order_relaxed) != kfd;
+		if (!eavail && !born) {
 			uep_list_add_tail(&w.wait.link, &ep->wq);
+			ep->sleeps++;
+		}
 		uep_mutex_unlock(&ep->lock);
-		if (eavail)
+		if (eavail || born)
 			continue;
 
-		int r = 0;
-		if (!uep_ep_busy_wait(ep, &w.w, dl)) {
+		int r = 0, got = 0;
+		bool spun = false;
+		/* Busy polling (ep_busy.c) watches the in-process half only. */
+		if (kfd < 0 && (spun = uep_ep_busy_wait(ep, &w.w, dl))) {
+			/* woken while spinning */
+		} else if (in_kfd) {
+			uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
+			/* uep_waiter_begin pairs with uep_waiter_wake's
+			 * exchange: a waker after it writes w.efd, one before
+			 * it stops us. */
+			r = 0;
+			if (uep_waiter_begin(&w.w)) {
+				got = uep_kfd_wait(kfd, events, maxevents, dl,
+				                   sigmask);
+				uep_waiter_end(&w.w);
+				if (got == 0)
+					r = -ETIMEDOUT;
+				else if (got == -EINTR)
+					r = got;
+				if (got == -EINTR)
+					got = 0;
+			}
+			uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
+		} else if (kfd >= 0) {
+			struct pollfd p[2] = {
+			        [1] = {.fd = kfd, .events = POLLIN}};
+			uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
+			r = uep_waiter_sleep_fds(&w.w, dl, sigmask, p, 2);
+			uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
+		} else {
 			uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
 			r = uep_waiter_sleep(&w.w, dl, sigmask, false);
 			uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
@@ -134,7 +222,17 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 		if (uep_list_linked(&w.wait.link))
 			uep_list_del_init(&w.wait.link);
 		eavail = ep_events_available(ep);
+		ep->spin_wakes += spun;
+		ep->spurious += !r && !eavail && !got;
 		uep_mutex_unlock(&ep->lock);
+		if (got < 0)
+			return got; /* EFAULT */
+		if (got > 0) {
+			/* The kernel half's events are in the buffer. */
+			int res = ep_send_events(ep, events, maxevents, got);
+			if (res)
+				return res;
+		}
 		/* ppoll may leave a stale count; a fresh waiter each round. */
 	}
 }

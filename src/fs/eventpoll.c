@@ -31,8 +31,8 @@
  *
  *   Objects' own locks (pipe mutex, socket lock) are taken inside ep->mtx
  *   by their poll, and are held, or dropped, when they wake their queues
- *   (2 -> 3): never taken inside a queue lock or ep->lock.  The host table
- *   and the timer service lock are leaves.  Every lock here is a uep_mutex
+ *   (2 -> 3): never taken inside a queue lock or ep->lock.  The timer
+ *   service lock is a leaf.  Every lock here is a uep_mutex
  *   (a futex lock; a pthread mutex under TSan, which checks this order;
  *   tests/tsan.supp lists the nesting-depth orders it cannot tell apart).
  *   A futex wake decided under any of them is issued when the thread drops
@@ -67,7 +67,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "kfd/host.h"
+#include "fs/ep_diag.h"
+#include "kfd/kfd.h"
 #include "lib/rbtree.h"
 #include "lib/slab.h"
 #include "kernel/trace.h"
@@ -138,6 +139,7 @@ static void ep_wake_one_locked(struct uep_eventpoll *ep)
 	while (!uep_list_empty(&ep->wq)) {
 		struct uep_wait_entry *e = uep_list_entry(
 		        ep->wq.next, struct uep_wait_entry, link);
+		uep_ep_busy_waking(ep);
 		if (e->func(e, 0)) {
 			ep->wakeups++;
 			uep_trace(UEPOLL_TRACE_WAKE_WAITER, -1, 0, 0);
@@ -147,15 +149,19 @@ static void ep_wake_one_locked(struct uep_eventpoll *ep)
 }
 
 /*
- * Wake every waiter: after a kernel fd joins, threads that fell asleep on
- * a futex must sleep again where the host backend can reach them.
+ * Wake every waiter and poller: when the instance gets its kernel half,
+ * threads that fell asleep on a futex must sleep again on it, and
+ * parents must link it into theirs (ep_kfd.c).
  */
-static void ep_wake_all_waiters(struct uep_eventpoll *ep)
+void uep_ep_wake_all(struct uep_eventpoll *ep)
 {
 	uep_mutex_lock(&ep->lock);
 	while (!uep_list_empty(&ep->wq))
 		ep_wake_one_locked(ep);
+	bool pwake = uep_wq_active(&ep->poll_wait);
 	uep_mutex_unlock(&ep->lock);
+	if (pwake)
+		uep_wake_up(&ep->poll_wait, 0);
 }
 
 static void ep_get(struct uep_eventpoll *ep)
@@ -173,6 +179,7 @@ static bool ep_put_test(struct uep_eventpoll *ep)
 /* The last reference to the instance: its file's memory goes too. */
 static void ep_free(struct uep_eventpoll *ep)
 {
+	uep_diag_free(ep);
 	uep_file_free(ep->file);
 	uep_wq_destroy(&ep->poll_wait);
 	uep_mutex_destroy(&ep->mtx);
@@ -355,6 +362,8 @@ static int ep_poll_callback(struct uep_epitem *epi, uint32_t key)
 	}
 	ep->callbacks++;
 	uep_trace(UEPOLL_TRACE_CALLBACK, epi->fd, key, 0);
+	if (uep_diag_on())
+		uep_diag_callback(ep, epi, !uep_list_empty(&ep->wq));
 	if (!uep_list_empty(&ep->wq)) {
 		/*
 		 * An exclusive item uses up the file's one exclusive wake-up
@@ -399,6 +408,8 @@ uint32_t uep_ep_item_poll(struct uep_epitem *epi, struct uepoll_poll_table *pt)
 		return 0;
 	if (pt)
 		pt->key = epi->events;
+	if (UEP_UNLIKELY(uep_is_file_epoll(epi->file)))
+		uep_ep_kfd_nested_poll(epi->ep, epi);
 	return uep_vfs_poll(epi->file, pt) & epi->events;
 }
 
@@ -424,6 +435,7 @@ void uep_ep_done_scan(struct uep_eventpoll *ep, struct uep_list *txlist,
 	if (delivered >= 0) {
 		ep->harvests++;
 		ep->delivered += (uint64_t)delivered;
+		ep->empty_harvests += delivered == 0;
 	}
 	/* ovflist is LIFO: adding each at the head restores arrival order. */
 	for (nepi = ep->ovflist; (epi = nepi) != NULL;
@@ -467,6 +479,10 @@ static uint32_t ep_eventpoll_poll(struct uepoll_file *file,
 		uep_list_del_init(&epi->rdllink);
 	}
 	uep_ep_done_scan(ep, &txlist, &none, -1);
+	/* The kernel half: readable when a kernel fd (or a child) is ready. */
+	int kfd = atomic_load_explicit(&ep->kfd, memory_order_acquire);
+	if (!res && kfd >= 0 && uep_kfd_readable(kfd))
+		res = EPOLLIN | EPOLLRDNORM;
 	uep_mutex_unlock(&ep->mtx);
 	return res;
 }
@@ -494,6 +510,8 @@ static bool ep_remove(struct uep_eventpoll *ep, struct uep_epitem *epi,
 	struct uepoll_file *file = epi->file;
 	*disposed = false;
 	ep_unregister_pollwait(ep, epi);
+	if (UEP_UNLIKELY(ep->nknested))
+		uep_ep_kfd_unlink(ep, epi);
 
 	uep_mutex_lock(&file->f_lock);
 	if (ep_item_dying(epi) && !force) {
@@ -510,6 +528,8 @@ static bool ep_remove(struct uep_eventpoll *ep, struct uep_epitem *epi,
 	uep_mutex_lock(&ep->lock);
 	if (ep_is_linked(epi))
 		uep_list_del_init(&epi->rdllink);
+	if (UEP_UNLIKELY(atomic_load_explicit(&ep->diag, memory_order_relaxed)))
+		uep_diag_forget(ep, epi);
 	uep_mutex_unlock(&ep->lock);
 	ep->nwatches--;
 	uep_slab_free(&epi_cache, epi);
@@ -617,6 +637,12 @@ struct uepoll_file *uep_ep_create(void)
 	ep->file = f;
 	atomic_init(&ep->refcount, 1);
 	ep->notify_fd = -1;
+	atomic_init(&ep->kfd, -1);
+	ep->wfd = -1;
+	atomic_init(&ep->waker_cpu, -1);
+	static _Atomic uint32_t ids;
+	ep->id = atomic_fetch_add_explicit(&ids, 1, memory_order_relaxed) + 1;
+	atomic_init(&ep->diag_epfd, -1);
 	return f;
 }
 
@@ -682,8 +708,6 @@ int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
 				error = ep_undo_insert_if(
 				        ep, tf, fd,
 				        uep_ep_reverse_path_check());
-			if (!error && uep_is_host_file(tf))
-				ep_wake_all_waiters(ep);
 		} else {
 			error = -EEXIST;
 		}
@@ -758,6 +782,7 @@ static void ep_release(struct uepoll_file *file)
 		          false, &disposed);
 		assert(!disposed);
 	}
+	uep_ep_kfd_release(ep);
 	/* Every item is unhooked: no callback writes the eventfd any more. */
 	if (ep->notify_fd >= 0)
 		close(ep->notify_fd);

@@ -33,12 +33,31 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
                 int maxevents, const struct uep_deadline *dl,
                 const sigset_t *sigmask);
 
+/*
+ * epoll_ctl of a kernel fd: one epoll_ctl on the instance's kernel half
+ * (created by the first ADD), the kernel's errno (ep_kfd.c).
+ */
+int uep_ep_ctl_kernel(struct uepoll_file *epf, int op, int fd,
+                      struct epoll_event *ev);
+
+/* The kernel half of an epoll file, or -1. */
+int uep_ep_kfd(struct uepoll_file *f);
+
+/*
+ * A new instance whose kernel half is kfd, a kernel epoll the caller owns
+ * (the preload's epoll fd): it holds kernel fds only, and a wait sleeps
+ * in kfd itself.  Returns the file with one reference, or NULL.
+ */
+struct uepoll_file *uep_ep_create_on(int kfd);
+
 /* Remove every registration watching f; called at f's final release. */
 void uep_eventpoll_release_file(struct uepoll_file *f);
 
 int uep_ep_notify(struct uepoll_file *epf, int fd);
 int uep_ep_stats(struct uepoll_file *epf, struct uepoll_stats *st);
 int uep_ep_fdinfo(struct uepoll_file *epf, char *buf, size_t len);
+int uep_ep_item_info(struct uepoll_file *epf, int fd,
+                     struct uepoll_item_info *info);
 
 /* EPIOCGPARAMS / EPIOCSPARAMS on an instance; -EINVAL when not one. */
 int uep_ep_get_params(struct uepoll_file *epf, struct epoll_params *p);

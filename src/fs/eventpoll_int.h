@@ -65,13 +65,31 @@ struct uep_eventpoll {
 	bool notified; /* notify_fd written, list not yet empty */
 	unsigned gen;  /* loop check marks, epnested_mutex */
 	int loop_check_depth;
+	/* The kernel half (ep_kfd.c): its kernel epoll or -1; set once, under
+	 * mtx and lock, after the first kernel fd is in it. */
+	_Atomic int kfd;
+	bool kfd_owned;   /* closed with the instance (the preload's is not) */
+	int wfd;          /* the wake eventfd in kfd, or -1; set with kfd */
+	int wfd_pid;      /* the process that sleeps in kfd (fork: ppoll) */
+	bool kernel_only; /* the preload's: kernel fds only, sleeps in kfd */
+	unsigned kalt;    /* which half a harvest takes first, under mtx */
+	/* Items whose (nested) instance's kernel half is in ours, under mtx. */
+	struct uep_epitem **knested;
+	unsigned nknested, capknested;
 	/* counters: under lock, but nwatches under mtx */
 	uint64_t nwatches, callbacks, wakeups, harvests, delivered;
 	/* EPIOCSPARAMS (ep_busy.c); read without a lock */
 	_Atomic uint32_t busy_poll_usecs;
 	_Atomic uint16_t busy_poll_budget;
 	_Atomic uint8_t prefer_busy_poll;
-	_Atomic int spinning; /* waiters spinning now (at most one) */
+	_Atomic int spinning;  /* waiters spinning now (at most one) */
+	_Atomic int waker_cpu; /* CPU of the last wake of a waiter, or -1 */
+	/* uepoll_stats' wait counters, under lock */
+	uint64_t waits, sleeps, spin_wakes, spurious, empty_harvests, herd_max;
+	/* the diagnostic mode (ep_diag.c) */
+	uint32_t id;                      /* for reports: never reused */
+	_Atomic int diag_epfd;            /* the descriptor last used, or -1 */
+	struct uep_ep_diag *_Atomic diag; /* item records, made on demand */
 };
 
 /*
@@ -113,12 +131,41 @@ void uep_ep_start_scan(struct uep_eventpoll *ep, struct uep_list *txlist);
 void uep_ep_done_scan(struct uep_eventpoll *ep, struct uep_list *txlist,
                       struct uep_list *requeue, int delivered);
 
+/* Wake every uepoll_wait()er and poller of ep (key 0).  No lock held. */
+void uep_ep_wake_all(struct uep_eventpoll *ep);
+
+/*
+ * The kernel half, engine side (ep_kfd.c).  All with ep->mtx held.
+ * nested_poll: epi watches an epoll; if that one has a kernel half, put
+ * it in ep's (created if need be), so that kernel readiness below reaches
+ * ep's sleepers.  unlink: epi goes.  harvest: the kernel half's events
+ * now, with uepoll's own (nested instances' readiness) moved onto the
+ * ready list; a count or -errno.
+ */
+void uep_ep_kfd_nested_poll(struct uep_eventpoll *ep, struct uep_epitem *epi);
+void uep_ep_kfd_unlink(struct uep_eventpoll *ep, struct uep_epitem *epi);
+int uep_ep_kfd_harvest(struct uep_eventpoll *ep, struct epoll_event *events,
+                       int maxevents);
+/* Take uepoll's own events out of n kernel events; the count left. */
+int uep_ep_kfd_filter(struct uep_eventpoll *ep, struct epoll_event *events,
+                      int n);
+/* The instance is going: its kernel half too (if it owns it). */
+void uep_ep_kfd_release(struct uep_eventpoll *ep);
+
 /*
  * Busy polling (ep_busy.c): spin on w before sleeping if the instance asks
  * for it and nobody else spins here.  True when woken while spinning.
  */
 bool uep_ep_busy_wait(struct uep_eventpoll *ep, struct uep_waiter *w,
                       const struct uep_deadline *dl);
+/* A waiter is being woken: with busy polling on, note the waker's CPU. */
+void uep_ep_busy_note_waker(struct uep_eventpoll *ep);
+static inline void uep_ep_busy_waking(struct uep_eventpoll *ep)
+{
+	if (UEP_UNLIKELY(atomic_load_explicit(&ep->busy_poll_usecs,
+	                                      memory_order_relaxed)))
+		uep_ep_busy_note_waker(ep);
+}
 
 /*
  * The full checks of an ADD (ep_nest.c), the kernel's ep_loop_check and

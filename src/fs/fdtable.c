@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include "fs/fork.h"
-#include "kfd/host.h"
 #include "lib/sigsafe.h"
 
 /*
@@ -19,7 +18,7 @@
  * Locks for the slots (number mod 256): many more than threads, so two
  * threads rarely meet on one unless they use one descriptor, and
  * neighbouring numbers, which programs use together, never share one;
- * 256 futex words are 1 KiB.
+ * 256 futex words are 1 KiB (in release builds).
  */
 #define UEP_FD_STRIPES 256
 #define WORD_BITS 64
@@ -158,6 +157,21 @@ static struct fd_slot *slot_at(int fd, unsigned *idx)
 	return index_of(fd, idx) ? slot_of(*idx) : NULL;
 }
 
+/*
+ * The existing slot of descriptor fd with its stripe lock taken (*st, for
+ * the caller to unlock), or NULL with no lock taken.
+ */
+static struct fd_slot *slot_lock(int fd, struct uep_owned_mutex **st)
+{
+	unsigned idx;
+	struct fd_slot *s = slot_at(fd, &idx);
+	if (!s)
+		return NULL;
+	*st = stripe_of(idx);
+	uep_owned_lock(*st);
+	return s;
+}
+
 struct uepoll_file *uep_fget(int fd)
 {
 	unsigned idx;
@@ -248,13 +262,11 @@ int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags)
 
 int uep_fd_get_flags(int fd)
 {
-	unsigned idx;
+	struct uep_owned_mutex *st;
 	int r = -EBADF;
-	struct fd_slot *s = slot_at(fd, &idx);
+	struct fd_slot *s = slot_lock(fd, &st);
 	if (!s)
 		return r;
-	struct uep_owned_mutex *st = stripe_of(idx);
-	uep_owned_lock(st);
 	if (s->file)
 		r = (int)s->flags;
 	uep_owned_unlock(st);
@@ -263,19 +275,26 @@ int uep_fd_get_flags(int fd)
 
 int uep_fd_set_flags(int fd, unsigned fd_flags)
 {
-	unsigned idx;
+	struct uep_owned_mutex *st;
 	int r = -EBADF;
-	struct fd_slot *s = slot_at(fd, &idx);
+	struct fd_slot *s = slot_lock(fd, &st);
 	if (!s)
 		return r;
-	struct uep_owned_mutex *st = stripe_of(idx);
-	uep_owned_lock(st);
 	if (s->file) {
 		s->flags = fd_flags;
 		r = 0;
 	}
 	uep_owned_unlock(st);
 	return r;
+}
+
+long uep_fd_span(void)
+{
+	long n = 0;
+	for (long i = 0; i < UEP_FD_NCHUNKS; i++)
+		if (atomic_load_explicit(&chunks[i], memory_order_acquire))
+			n = i + 1;
+	return n * UEP_FD_CHUNK;
 }
 
 long uep_fd_limit(void)
@@ -294,17 +313,6 @@ int uep_fd_set_limit(long limit)
 	fd_limit = limit;
 	pthread_mutex_unlock(&table_lock);
 	return 0;
-}
-
-/* Any descriptor: the table for uepoll numbers, a host file for others. */
-struct uepoll_file *uep_fget_any(int fd, int *err)
-{
-	if (uep_is_uepoll_fd(fd)) {
-		struct uepoll_file *f = uep_fget(fd);
-		*err = f ? 0 : -EBADF;
-		return f;
-	}
-	return uep_host_fget(fd, err);
 }
 
 /* fork (fs/fork.c): the allocation lock, then every stripe. */

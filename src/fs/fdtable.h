@@ -40,14 +40,12 @@ int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags);
 int uep_fd_get_flags(int fd);
 int uep_fd_set_flags(int fd, unsigned fd_flags);
 
-/*
- * Any descriptor with a new reference: the table's file for uepoll
- * numbers, the kernel-fd bridge's host file for kernel ones; NULL with
- * *err = -EBADF, -EPERM or -ENOMEM.
- */
-struct uepoll_file *uep_fget_any(int fd, int *err);
-
 long uep_fd_limit(void);
+/*
+ * How many numbers (from UEPOLL_FD_BASE) the table has room for now, like
+ * the kernel's max_fds: no number beyond it is open (select's bound).
+ */
+long uep_fd_span(void);
 int uep_fd_set_limit(long limit);
 /* Hold (true) or release (false) the table's locks across a fork. */
 void uep_fd_fork_lock(bool lock);

@@ -21,7 +21,7 @@ struct uepoll_file *uep_file_alloc(const struct uepoll_file_operations *fops,
 	f->f_op = fops;
 	f->f_sop = NULL;
 	f->private_data = private_data;
-	atomic_init(&f->f_flags, flags & (O_ACCMODE | O_NONBLOCK));
+	atomic_init(&f->f_flags, flags & (O_ACCMODE | O_NONBLOCK | O_DIRECT));
 	switch (flags & O_ACCMODE) {
 	case O_RDONLY:
 		f->f_mode = UEP_FMODE_READ;
@@ -36,6 +36,9 @@ struct uepoll_file *uep_file_alloc(const struct uepoll_file_operations *fops,
 	uep_mutex_init(&f->f_lock);
 	f->f_ep = NULL;
 	f->f_check_gen = 0;
+	atomic_init(&f->f_diag_drains, 0);
+	atomic_init(&f->f_diag_firsts, 0);
+	atomic_init(&f->f_diag_wasted, 0);
 	return f;
 }
 

@@ -2,7 +2,7 @@
  * fork handlers: see fork.h.  The prepare handler takes, in the lock order
  * of the LOCKING block (eventpoll.c), every lock that is not an object's
  * own: epnested_mutex, the epitem cache, the descriptor table's allocation
- * lock and its stripes, the host table.  Threads inside the library finish
+ * lock and its stripes.  Threads inside the library finish
  * what they do under those locks first.  An object's own locks (ep->mtx,
  * queue locks) cannot all be taken: an object another thread is inside of
  * at the fork stays locked in the child (uepoll.h says so).  Threads asleep
@@ -16,19 +16,16 @@
 
 #include "fs/eventpoll.h"
 #include "fs/fdtable.h"
-#include "kfd/host.h"
 #include "lib/sync.h"
 
 static void fork_prepare(void)
 {
 	uep_ep_fork_lock(true);
 	uep_fd_fork_lock(true);
-	uep_host_fork_lock(true);
 }
 
 static void fork_parent(void)
 {
-	uep_host_fork_lock(false);
 	uep_fd_fork_lock(false);
 	uep_ep_fork_lock(false);
 }

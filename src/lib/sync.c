@@ -3,10 +3,11 @@
 #include "lib/sigsafe.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -166,7 +167,34 @@ struct timespec *uep_deadline_remaining(const struct uep_deadline *dl,
 	return rel;
 }
 
-/* ---- the per-thread eventfd for sleeps that install a signal mask ---- */
+/* ---- kernel fds of uepoll's own ---- */
+
+/* Numbers from here up are left to uepoll: 3/4 of min(RLIMIT_NOFILE, 4096). */
+static int high_base(void)
+{
+	struct rlimit rl;
+	rlim_t top = 4096;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < top)
+		top = rl.rlim_cur;
+	return (int)(top / 4 * 3);
+}
+
+int uep_fd_high(int fd)
+{
+	int base = high_base();
+	if (fd < 0 || fd >= base)
+		return fd;
+	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, base);
+	if (nfd < 0) {
+		/* EMFILE/EINVAL: no high number; keep it, close-on-exec. */
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		return fd;
+	}
+	close(fd);
+	return nfd;
+}
+
+/* ---- the per-thread eventfd for sleeps in ppoll ---- */
 static pthread_key_t efd_key;
 static pthread_once_t efd_once = PTHREAD_ONCE_INIT;
 static __thread int tls_efd = -1;
@@ -178,16 +206,31 @@ static void efd_destructor(void *p)
 		close(fd);
 }
 
+/*
+ * A forked child runs on a copy of the forking thread, whose eventfd is
+ * shared with the parent: the child gets its own at its next sleep.
+ */
+static void efd_atfork_child(void)
+{
+	if (tls_efd >= 0) {
+		close(tls_efd);
+		tls_efd = -1;
+		pthread_setspecific(efd_key, NULL);
+	}
+}
+
 static void efd_key_init(void)
 {
 	pthread_key_create(&efd_key, efd_destructor);
+	pthread_atfork(NULL, NULL, efd_atfork_child);
 }
 
 static int thread_efd(void)
 {
 	if (tls_efd < 0) {
 		pthread_once(&efd_once, efd_key_init);
-		tls_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		tls_efd = uep_fd_high(fd);
 		if (tls_efd >= 0)
 			pthread_setspecific(efd_key,
 			                    (void *)(intptr_t)(tls_efd + 1));
@@ -195,28 +238,19 @@ static int thread_efd(void)
 	return tls_efd;
 }
 
-static const struct uep_sleep_source *_Atomic sleep_source;
-
-void uep_sleep_source_set(const struct uep_sleep_source *src)
-{
-	atomic_store_explicit(&sleep_source, src, memory_order_release);
-}
-
-void uep_sleep_source_poll(void)
-{
-	const struct uep_sleep_source *src =
-	        atomic_load_explicit(&sleep_source, memory_order_acquire);
-	if (src)
-		src->dispatch();
-}
-
 void uep_waiter_init(struct uep_waiter *w, const sigset_t *sigmask)
 {
 	atomic_store_explicit(&w->state, UEP_WAITER_IDLE, memory_order_relaxed);
 	w->gen = atomic_load_explicit(&uep_fork_gen, memory_order_relaxed);
 	/* Without an eventfd (EMFILE) the mask is set around a futex sleep. */
-	bool ext = atomic_load_explicit(&sleep_source, memory_order_acquire);
-	w->efd = (sigmask || ext) ? thread_efd() : -1;
+	w->efd = sigmask ? thread_efd() : -1;
+}
+
+void uep_waiter_init_fds(struct uep_waiter *w, const sigset_t *sigmask)
+{
+	(void)sigmask;
+	atomic_store_explicit(&w->state, UEP_WAITER_IDLE, memory_order_relaxed);
+	w->efd = thread_efd();
 }
 
 static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val,
@@ -330,27 +364,9 @@ static uint64_t ts_ns(const struct timespec *ts)
 	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
 }
 
-/* CPUs this thread may run on, asked again every 256 spins. */
-static UEP_TLS int spin_cpus;
-static UEP_TLS unsigned spin_count;
-
-static bool spin_allowed(void)
-{
-	if ((spin_count++ & 255) == 0) {
-		cpu_set_t set;
-		spin_cpus = sched_getaffinity(0, sizeof(set), &set) == 0
-		                    ? CPU_COUNT(&set)
-		                    : 1;
-	}
-	return spin_cpus > 1;
-}
-
 bool uep_waiter_spin(struct uep_waiter *w, uint64_t ns,
                      const struct uep_deadline *dl)
 {
-	if (atomic_load_explicit(&sleep_source, memory_order_relaxed) ||
-	    !spin_allowed())
-		return false;
 	struct timespec now;
 	ts_now(&now);
 	uint64_t end = ts_ns(&now) + ns;
@@ -369,38 +385,34 @@ bool uep_waiter_spin(struct uep_waiter *w, uint64_t ns,
 	}
 }
 
+/* The cap of a sleep that no eventfd can end (the process is out of fds). */
+#define BLIND_SLICE_NS (10 * 1000 * 1000L)
+
+/* fds[0] is the thread's eventfd (or unused when w->efd < 0). */
 static int sleep_ppoll(struct uep_waiter *w, const struct uep_deadline *dl,
-                       const sigset_t *sigmask)
+                       const sigset_t *sigmask, struct pollfd *fds, unsigned n)
 {
 	struct timespec rel, *prel = uep_deadline_remaining(dl, &rel);
 	if (prel && prel->tv_sec == 0 && prel->tv_nsec == 0)
 		return -ETIMEDOUT;
-	struct pollfd p[3] = {{.fd = w->efd, .events = POLLIN}};
-	nfds_t n = 1;
-	const struct uep_sleep_source *src =
-	        atomic_load_explicit(&sleep_source, memory_order_acquire);
-	if (src) {
-		int fds[2];
-		int k = src->fds(fds);
-		for (int i = 0; i < k; i++)
-			p[n++] =
-			        (struct pollfd){.fd = fds[i], .events = POLLIN};
+	bool blind = w->efd < 0, capped = false;
+	fds[0] = (struct pollfd){.fd = w->efd, .events = POLLIN};
+	if (blind &&
+	    (!prel || prel->tv_sec > 0 || prel->tv_nsec > BLIND_SLICE_NS)) {
+		rel.tv_sec = 0;
+		rel.tv_nsec = BLIND_SLICE_NS;
+		prel = &rel;
+		capped = true;
 	}
-	int r = ppoll(p, n, prel, sigmask);
+	int r = ppoll(fds, n, prel, sigmask);
 	if (r < 0)
 		return errno == EINTR ? -EINTR : 0;
 	if (r == 0)
-		return -ETIMEDOUT;
-	if (p[0].revents) {
+		return capped ? 0 : -ETIMEDOUT;
+	if (fds[0].revents) {
 		uint64_t v;
 		ssize_t got = read(w->efd, &v, sizeof(v));
 		(void)got;
-	}
-	for (nfds_t i = 1; i < n; i++) {
-		if (p[i].revents) {
-			src->dispatch();
-			break;
-		}
 	}
 	return 0;
 }
@@ -433,6 +445,42 @@ static int sleep_futex(struct uep_waiter *w, const struct uep_deadline *dl,
 	return 0; /* EAGAIN: the word changed before we slept */
 }
 
+/* IDLE -> SLEEPING; false when a waker got there first (WOKEN). */
+bool uep_waiter_begin(struct uep_waiter *w)
+{
+	/*
+	 * Pairs with the exchange in uep_waiter_wake: a waker that comes
+	 * after this sees SLEEPING and writes the eventfd or wakes the futex;
+	 * one that came before left WOKEN, and this fails.
+	 */
+	uint32_t expect = UEP_WAITER_IDLE;
+	return atomic_compare_exchange_strong_explicit(
+	        &w->state, &expect, UEP_WAITER_SLEEPING, memory_order_acq_rel,
+	        memory_order_acquire);
+}
+
+void uep_waiter_end(struct uep_waiter *w)
+{
+	/* Back to IDLE unless a waker got there first (then it is WOKEN). */
+	uint32_t expect = UEP_WAITER_SLEEPING;
+	atomic_compare_exchange_strong_explicit(
+	        &w->state, &expect, UEP_WAITER_IDLE, memory_order_acq_rel,
+	        memory_order_acquire);
+}
+
+int uep_waiter_sleep_fds(struct uep_waiter *w, const struct uep_deadline *dl,
+                         const sigset_t *sigmask, struct pollfd *fds,
+                         unsigned n)
+{
+	if (dl->kind == UEP_DL_NOWAIT)
+		return -ETIMEDOUT;
+	if (!uep_waiter_begin(w))
+		return 0;
+	int r = sleep_ppoll(w, dl, sigmask, fds, n);
+	uep_waiter_end(w);
+	return r;
+}
+
 int uep_waiter_sleep(struct uep_waiter *w, const struct uep_deadline *dl,
                      const sigset_t *sigmask, bool restart)
 {
@@ -445,7 +493,8 @@ int uep_waiter_sleep(struct uep_waiter *w, const struct uep_deadline *dl,
 		return 0; /* already woken */
 	int r;
 	if (w->efd >= 0) {
-		r = sleep_ppoll(w, dl, sigmask);
+		struct pollfd p[1];
+		r = sleep_ppoll(w, dl, sigmask, p, 1);
 	} else if (sigmask) {
 		/* No eventfd to be had: a small window for a missed signal. */
 		sigset_t old;

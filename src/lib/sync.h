@@ -13,6 +13,7 @@
 #ifndef UEP_SYNC_H
 #define UEP_SYNC_H
 
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -159,7 +160,7 @@ void uep_waiter_init(struct uep_waiter *w, const sigset_t *sigmask);
  */
 bool uep_waiter_wake(struct uep_waiter *w);
 
-/* Has a waker flipped w to WOKEN?  (uep_waiter_spin looks without a lock.) */
+/* Has w been woken (a busy-polling waiter's check, no lock held)? */
 static inline bool uep_waiter_woken(struct uep_waiter *w)
 {
 	return atomic_load_explicit(&w->state, memory_order_acquire) ==
@@ -195,25 +196,47 @@ int uep_waiter_sleep(struct uep_waiter *w, const struct uep_deadline *dl,
 /*
  * Busy polling: spin up to ns nanoseconds (and not past dl) for a wake-up,
  * with a pause instruction per look, leaving w IDLE so that a waker makes
- * no system call (see fs/ep_busy.c for the pairing).  Refuses (false at
- * once) while a sleep source is set (its readiness needs a dispatch) or
- * when the thread's affinity allows one CPU.  True when woken.
+ * no system call (see fs/ep_busy.c for the pairing, and for when a waiter
+ * may spin at all).  True when woken.
  */
 bool uep_waiter_spin(struct uep_waiter *w, uint64_t ns,
                      const struct uep_deadline *dl);
 
 /*
- * A source of wake-ups outside uepoll (the host bridge): while one is set,
- * sleeps happen in ppoll on the thread's eventfd plus the source's kernel
- * fds, and a sleeper that finds those readable runs dispatch (which wakes
- * uepoll wait queues) before it looks at its own condition again.
+ * Prepare w for a sleep in uep_waiter_sleep_fds: the thread's eventfd is
+ * taken now (before w is visible to wakers, who read w->efd), whether or
+ * not there is a signal mask.
  */
-struct uep_sleep_source {
-	int (*fds)(int out[2]); /* up to two kernel fds */
-	void (*dispatch)(void); /* never blocks */
-};
-void uep_sleep_source_set(const struct uep_sleep_source *src);
-/* Run the source's dispatch if there is a source (a uepoll_wait's start). */
-void uep_sleep_source_poll(void);
+void uep_waiter_init_fds(struct uep_waiter *w, const sigset_t *sigmask);
+
+/*
+ * Sleep like uep_waiter_sleep, and also until one of the kernel fds in
+ * fds[1..n-1] is ready (their revents are filled in); fds[0] is uepoll's,
+ * for the thread's eventfd.  w was prepared by uep_waiter_init_fds.
+ * One ppoll: in-process wake-ups write the eventfd (uep_waiter_wake),
+ * kernel readiness wakes the poll, and the kernel installs the signal mask
+ * atomically with the sleep.  Returns 0 (woken or ready: re-check),
+ * -ETIMEDOUT or -EINTR.
+ */
+int uep_waiter_sleep_fds(struct uep_waiter *w, const struct uep_deadline *dl,
+                         const sigset_t *sigmask, struct pollfd *fds,
+                         unsigned n);
+
+/*
+ * A sleep the caller makes itself (epoll_pwait2 on an instance's kernel
+ * half, where w->efd, the instance's wake eventfd, is registered): begin
+ * announces it (false: already woken, do not sleep), end closes it.  A
+ * waker that finds the waiter announced writes w->efd.
+ */
+bool uep_waiter_begin(struct uep_waiter *w);
+void uep_waiter_end(struct uep_waiter *w);
+
+/*
+ * Move a kernel fd uepoll owns out of the program's way: a close-on-exec
+ * duplicate at a high number (F_DUPFD_CLOEXEC from a base below
+ * RLIMIT_NOFILE), the original closed.  When no high number is free the
+ * fd stays where it is, close-on-exec.  Returns the fd to use.
+ */
+int uep_fd_high(int fd);
 
 #endif

@@ -2,8 +2,7 @@
  * Kernel fds in an interest set.  The objects are always the kernel's
  * (pipe2, eventfd, socketpair called directly); the epoll is sys_*: the
  * kernel's on the kernel target, uepoll's on the uepoll target, where the
- * kernel fds are seen through the host bridge.  Run the uepoll target with
- * UEPOLL_BACKEND=epoll and =uring to cover both backends.
+ * kernel fds go into the instance's kernel half.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -142,25 +141,6 @@ TEST(host_socketpair_rdhup)
 	kclose(s[0]);
 	kclose(s[1]);
 }
-
-#if SYS_IS_UEPOLL
-#include <stdlib.h>
-#include <string.h>
-
-/* Under UEPOLL_BACKEND the named backend must really be the one in use. */
-TEST(host_backend_is_the_one_asked_for)
-{
-	const char *want = getenv("UEPOLL_BACKEND");
-	int ep = sys_epoll_create1(0), p[2];
-	ASSERT_OK(pipe2(p, O_NONBLOCK));
-	ASSERT_STR_EQ(uepoll_host_backend(), "none");
-	ADD(ep, p[0], EPOLLIN, 1);
-	if (want)
-		ASSERT_STR_EQ(uepoll_host_backend(), want);
-	else
-		ASSERT_TRUE(strcmp(uepoll_host_backend(), "none") != 0);
-}
-#endif
 
 /*
  * The thread that registered a kernel fd (and so armed the backend's

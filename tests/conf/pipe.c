@@ -11,15 +11,6 @@
 
 static char big[70000];
 
-static void new_pipe(int p[2], int flags)
-{
-	p[0] = p[1] = -1;
-	ASSERT_OK(sys_pipe2(p, flags));
-	ASSERT_GE(p[0], 0);
-	ASSERT_GE(p[1], 0);
-	ASSERT_NE(p[0], p[1]);
-}
-
 static void write_n(int fd, size_t n)
 {
 	ASSERT_EQ(sys_write(fd, big, n), n);

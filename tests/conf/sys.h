@@ -38,11 +38,11 @@
 
 static inline int sys_epoll_create(int size)
 {
-	return SYS_(epoll_create, uepoll_create)(size);
+	return test_track_fd(SYS_(epoll_create, uepoll_create)(size));
 }
 static inline int sys_epoll_create1(int flags)
 {
-	return SYS_(epoll_create1, uepoll_create1)(flags);
+	return test_track_fd(SYS_(epoll_create1, uepoll_create1)(flags));
 }
 static inline int sys_epoll_ctl(int epfd, int op, int fd,
                                 struct epoll_event *ev)
@@ -67,15 +67,15 @@ static inline int sys_epoll_pwait2(int epfd, struct epoll_event *evs, int max,
 }
 static inline int sys_eventfd(unsigned int initval, int flags)
 {
-	return SYS_(eventfd, uepoll_eventfd)(initval, flags);
+	return test_track_fd(SYS_(eventfd, uepoll_eventfd)(initval, flags));
 }
 static inline int sys_pipe(int fds[2])
 {
-	return SYS_(pipe, uepoll_pipe)(fds);
+	return test_track_pair(SYS_(pipe, uepoll_pipe)(fds), fds);
 }
 static inline int sys_pipe2(int fds[2], int flags)
 {
-	return SYS_(pipe2, uepoll_pipe2)(fds, flags);
+	return test_track_pair(SYS_(pipe2, uepoll_pipe2)(fds, flags), fds);
 }
 static inline ssize_t sys_read(int fd, void *buf, size_t n)
 {
@@ -91,19 +91,22 @@ static inline int sys_close(int fd)
 }
 static inline int sys_dup(int fd)
 {
-	return SYS_(dup, uepoll_dup)(fd);
+	return test_track_fd(SYS_(dup, uepoll_dup)(fd));
 }
 static inline int sys_dup2(int fd, int newfd)
 {
-	return SYS_(dup2, uepoll_dup2)(fd, newfd);
+	return test_track_fd(SYS_(dup2, uepoll_dup2)(fd, newfd));
 }
 static inline int sys_dup3(int fd, int newfd, int flags)
 {
-	return SYS_(dup3, uepoll_dup3)(fd, newfd, flags);
+	return test_track_fd(SYS_(dup3, uepoll_dup3)(fd, newfd, flags));
 }
 static inline int sys_fcntl(int fd, int cmd, long arg)
 {
-	return SYS_(fcntl, uepoll_fcntl)(fd, cmd, arg);
+	int r = SYS_(fcntl, uepoll_fcntl)(fd, cmd, arg);
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		test_track_fd(r);
+	return r;
 }
 static inline int sys_poll(struct pollfd *fds, nfds_t n, int timeout)
 {
@@ -112,6 +115,46 @@ static inline int sys_poll(struct pollfd *fds, nfds_t n, int timeout)
 static inline int sys_ioctl(int fd, unsigned long req, void *arg)
 {
 	return SYS_(ioctl, uepoll_ioctl)(fd, req, arg);
+}
+
+/* ---- the calls libc programs expect beside read and write ---- */
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+static inline int sys_fstat(int fd, struct stat *st)
+{
+	return SYS_(fstat, uepoll_fstat)(fd, st);
+}
+static inline int sys_ppoll(struct pollfd *fds, nfds_t n,
+                            const struct timespec *tmo, const sigset_t *mask)
+{
+	return SYS_(ppoll, uepoll_ppoll)(fds, n, tmo, mask);
+}
+static inline int sys_select(int nfds, fd_set *r, fd_set *w, fd_set *e,
+                             struct timeval *tv)
+{
+	return SYS_(select, uepoll_select)(nfds, r, w, e, tv);
+}
+static inline int sys_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
+                              const struct timespec *ts, const sigset_t *mask)
+{
+	return SYS_(pselect, uepoll_pselect)(nfds, r, w, e, ts, mask);
+}
+static inline ssize_t sys_readv(int fd, const struct iovec *iov, int n)
+{
+	return SYS_(readv, uepoll_readv)(fd, iov, n);
+}
+static inline ssize_t sys_writev(int fd, const struct iovec *iov, int n)
+{
+	return SYS_(writev, uepoll_writev)(fd, iov, n);
+}
+static inline int sys_eventfd_read(int fd, eventfd_t *v)
+{
+	return SYS_(eventfd_read, uepoll_eventfd_read)(fd, v);
+}
+static inline int sys_eventfd_write(int fd, eventfd_t v)
+{
+	return SYS_(eventfd_write, uepoll_eventfd_write)(fd, v);
 }
 
 /* ---- small helpers shared by the conformance tests ---- */
@@ -160,6 +203,16 @@ static inline int new_efd(unsigned int init, int flags)
 	int fd = sys_eventfd(init, flags);
 	ASSERT_GE(fd, 0);
 	return fd;
+}
+
+/* A new pipe (pipe2 flags); asserts success. */
+static inline void new_pipe(int p[2], int flags)
+{
+	p[0] = p[1] = -1;
+	ASSERT_OK(sys_pipe2(p, flags));
+	ASSERT_GE(p[0], 0);
+	ASSERT_GE(p[1], 0);
+	ASSERT_NE(p[0], p[1]);
 }
 
 /* A number that was an eventfd and is closed now (for EBADF). */
@@ -228,7 +281,8 @@ static inline void sleep_ms(int ms)
 #include <sys/timerfd.h>
 static inline int sys_timerfd_create(int clockid, int flags)
 {
-	return SYS_(timerfd_create, uepoll_timerfd_create)(clockid, flags);
+	return test_track_fd(
+	        SYS_(timerfd_create, uepoll_timerfd_create)(clockid, flags));
 }
 static inline int sys_timerfd_settime(int fd, int flags,
                                       const struct itimerspec *nv,
@@ -246,11 +300,14 @@ static inline int sys_timerfd_gettime(int fd, struct itimerspec *cur)
 #include <sys/un.h>
 static inline int sys_socket(int domain, int type, int protocol)
 {
-	return SYS_(socket, uepoll_socket)(domain, type, protocol);
+	return test_track_fd(
+	        SYS_(socket, uepoll_socket)(domain, type, protocol));
 }
 static inline int sys_socketpair(int domain, int type, int protocol, int sv[2])
 {
-	return SYS_(socketpair, uepoll_socketpair)(domain, type, protocol, sv);
+	return test_track_pair(
+	        SYS_(socketpair, uepoll_socketpair)(domain, type, protocol, sv),
+	        sv);
 }
 static inline int sys_bind(int fd, const struct sockaddr *a, socklen_t len)
 {
@@ -262,12 +319,12 @@ static inline int sys_listen(int fd, int backlog)
 }
 static inline int sys_accept(int fd, struct sockaddr *a, socklen_t *len)
 {
-	return SYS_(accept, uepoll_accept)(fd, a, len);
+	return test_track_fd(SYS_(accept, uepoll_accept)(fd, a, len));
 }
 static inline int sys_accept4(int fd, struct sockaddr *a, socklen_t *len,
                               int flags)
 {
-	return SYS_(accept4, uepoll_accept4)(fd, a, len, flags);
+	return test_track_fd(SYS_(accept4, uepoll_accept4)(fd, a, len, flags));
 }
 static inline int sys_connect(int fd, const struct sockaddr *a, socklen_t len)
 {

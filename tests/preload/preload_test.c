@@ -1,9 +1,8 @@
 /*
  * The preload's test: a plain epoll program, built without uepoll, run
  * natively and under libuepoll-preload.so (tests/preload/run); both runs
- * must pass.  No fork per test (a forked child of the preload leaves
- * uepoll, see preload/proxy.c): the tests run one after another in this
- * process, under one alarm.  Closing line: "MODE: N passed, N failed,
+ * must pass.  The tests run one after another in this process, under
+ * one alarm.  Closing line: "MODE: N passed, N failed,
  * N skipped".
  */
 #include <dlfcn.h>
@@ -341,14 +340,55 @@ static void t_fork_fresh(void)
 	int st;
 	CHECK(waitpid(pid, &st, 0) == pid);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	/* Linux shares the instance with the child, the preload does not
-	 * (README): the child's registration is there or not. */
-	epoll_ctl(ep, EPOLL_CTL_DEL, p[0], NULL);
-	CHECK(add(ep, p[0], EPOLLIN, 4) == 0);
-	CHECK(wait_n(ep, 0) == 1); /* the child's byte is still in the pipe */
+	/* The instance is shared with the child, as Linux shares it: the
+	 * child's registration is the parent's too. */
+	struct epoll_event ev[2];
+	CHECK(epoll_wait(ep, ev, 2, 0) == 1 && ev[0].data.u64 == 3);
+	CHECK_ERR(add(ep, p[0], EPOLLIN, 4), EEXIST);
 	close(p[0]);
 	close(p[1]);
 	close(ep);
+}
+
+/*
+ * A vfork child (posix_spawn's kind: close and dup2 before exec) runs on
+ * the parent's memory: its close of a registered socket and of the epoll
+ * fd are its own, and the parent's instance keeps its registration.
+ */
+static void t_vfork(void)
+{
+	int ep = epoll_create1(0), s[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, s) == 0);
+	CHECK(add(ep, s[0], EPOLLIN, 8) == 0);
+	pid_t pid = vfork();
+	if (pid == 0) {
+		close(s[0]);
+		close(ep);
+		_exit(0);
+	}
+	CHECK(pid > 0);
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st));
+	CHECK(write(s[1], "x", 1) == 1);
+	struct epoll_event ev[2];
+	CHECK(epoll_wait(ep, ev, 2, 1000) == 1 && ev[0].data.u64 == 8);
+	close(s[0]);
+	close(s[1]);
+	close(ep);
+}
+
+/* Under the preload the program's epoll calls reach uepoll. */
+static void t_calls_reach_preload(void)
+{
+	Dl_info a, b, c;
+	int pre = dladdr((void *)epoll_ctl, &a) && a.dli_fname &&
+	          strstr(a.dli_fname, "uepoll-preload");
+	if (!pre)
+		return; /* native run */
+	CHECK(dladdr((void *)epoll_wait, &b) && b.dli_fname &&
+	      strstr(b.dli_fname, "uepoll-preload"));
+	CHECK(dladdr((void *)epoll_create1, &c) && c.dli_fname &&
+	      strstr(c.dli_fname, "uepoll-preload"));
 }
 
 /* Raw syscall() reaches the same instances. */
@@ -424,6 +464,8 @@ static const struct {
         {"fork", t_fork},
         {"raw_syscall", t_raw_syscall},
         {"threads", t_threads},
+        {"vfork", t_vfork},
+        {"calls_reach_preload", t_calls_reach_preload},
 };
 
 int main(int argc, char **argv)

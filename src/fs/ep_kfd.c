@@ -1,0 +1,248 @@
+/*
+ * The kernel half of an instance, engine side (kfd/kfd.h has the system
+ * calls; docs/DESIGN.md, "Kernel fds: the kernel half", the design).
+ *
+ * A kernel fd given to uepoll_ctl goes into the instance's own kernel
+ * epoll (ep->kfd), created by the first ADD, with the caller's events,
+ * flags and data: one epoll_ctl, the kernel's errno.  uepoll keeps nothing
+ * about it.  A waiter on an instance with a kernel half sleeps in one
+ * ppoll on the kernel half and its thread's eventfd (ep_wait.c); the
+ * harvest takes the kernel half's events with epoll_wait(timeout 0).
+ *
+ * Nesting: when an instance P watches an instance C that has a kernel
+ * half, C's kernel half is registered in P's (EPOLLIN | EPOLLET, data =
+ * a token naming C), so that kernel readiness below C reaches P's
+ * sleepers and P's parents with no uepoll thread running.  The token's
+ * event is not reported: it queues P's items that watch C on P's ready
+ * list, and the harvest polls them as a callback's wake-up would have.
+ * The link is made when P polls such an item (its insertion, a harvest,
+ * a poll of P), so a C that gets its first kernel fd later is linked at
+ * the next poll: C's birth wakes C's pollers (key 0), which queues P's
+ * items and wakes P's waiters.
+ *
+ * Publication: ep->kfd goes from -1 to the fd once, under ep->mtx and
+ * ep->lock, after the first kernel fd is in it, and every waiter queued
+ * on ep->wq is then woken under the same lock.  A waiter reads ep->kfd
+ * again under ep->lock when it queues itself: either it queued before
+ * the publication (and is woken, to sleep again on the kernel half) or
+ * it sees the fd.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "fs/eventpoll_int.h"
+#include "kfd/kfd.h"
+
+int uep_ep_kfd(struct uepoll_file *f)
+{
+	if (!uep_is_file_epoll(f))
+		return -1;
+	struct uep_eventpoll *ep = f->private_data;
+	return atomic_load_explicit(&ep->kfd, memory_order_acquire);
+}
+
+/*
+ * Make k ep's kernel half and wake whoever must sleep on it.  mtx held.
+ * Its wake eventfd comes with it; without one (no fd to be had) waiters
+ * sleep in ppoll on the kernel half and their thread's eventfd instead.
+ */
+static void kfd_publish(struct uep_eventpoll *ep, int k)
+{
+	int wfd = uep_kfd_wake_create(k, uep_kfd_token(ep));
+	uep_mutex_lock(&ep->lock);
+	ep->wfd = wfd < 0 ? -1 : wfd;
+	ep->wfd_pid = uep_kfd_pid();
+	atomic_store_explicit(&ep->kfd, k, memory_order_release);
+	ep->kfd_owned = true;
+	uep_mutex_unlock(&ep->lock);
+	uep_ep_wake_all(ep);
+}
+
+int uep_ep_ctl_kernel(struct uepoll_file *epf, int op, int fd,
+                      struct epoll_event *ev)
+{
+	if (!uep_is_file_epoll(epf)) {
+		int e = uep_kfd_probe(fd);
+		return e ? e : -EINVAL;
+	}
+	struct uep_eventpoll *ep = epf->private_data;
+	int kfd = atomic_load_explicit(&ep->kfd, memory_order_acquire);
+	if (kfd >= 0)
+		return uep_kfd_ctl(kfd, op, fd, ev);
+	uep_mutex_lock(&ep->mtx);
+	kfd = atomic_load_explicit(&ep->kfd, memory_order_relaxed);
+	if (kfd >= 0) {
+		uep_mutex_unlock(&ep->mtx);
+		return uep_kfd_ctl(kfd, op, fd, ev);
+	}
+	int k = uep_kfd_create();
+	int r;
+	if (k < 0) {
+		/*
+		 * No fd for the kernel half (EMFILE, ENFILE): the kernel's
+		 * EBADF for a bad fd, else ENOMEM, which epoll_ctl may give;
+		 * nothing is remembered, so a later ADD tries again.
+		 */
+		r = uep_kfd_check_fd(fd);
+		if (!r)
+			r = -ENOMEM;
+	} else {
+		/* Published only with a kernel fd in it (see the top). */
+		r = uep_kfd_ctl(k, op, fd, ev);
+		if (r)
+			close(k);
+		else
+			kfd_publish(ep, k);
+	}
+	uep_mutex_unlock(&ep->mtx);
+	return r;
+}
+
+struct uepoll_file *uep_ep_create_on(int kfd)
+{
+	struct uepoll_file *f = uep_ep_create();
+	if (!f)
+		return NULL;
+	struct uep_eventpoll *ep = f->private_data;
+	atomic_store(&ep->kfd, kfd);
+	ep->kernel_only = true;
+	return f;
+}
+
+void uep_ep_kfd_release(struct uep_eventpoll *ep)
+{
+	int kfd = atomic_load_explicit(&ep->kfd, memory_order_relaxed);
+	if (kfd >= 0 && ep->kfd_owned)
+		close(kfd);
+	/* Wakers write it under ep->lock (ep_wake_one_locked). */
+	uep_mutex_lock(&ep->lock);
+	if (ep->wfd >= 0)
+		close(ep->wfd);
+	ep->wfd = -1;
+	uep_mutex_unlock(&ep->lock);
+	free(ep->knested);
+	ep->knested = NULL;
+	ep->nknested = ep->capknested = 0;
+}
+
+/* ---- nested instances ---- */
+
+static struct uep_eventpoll *child_of(struct uep_epitem *epi)
+{
+	return epi->file->private_data;
+}
+
+/* Is epi linked, and is child linked through any item?  mtx held. */
+static bool knested_has(struct uep_eventpoll *ep, struct uep_epitem *epi,
+                        struct uep_eventpoll *child, bool *child_linked)
+{
+	*child_linked = false;
+	for (unsigned i = 0; i < ep->nknested; i++) {
+		if (ep->knested[i] == epi)
+			return true;
+		if (child_of(ep->knested[i]) == child)
+			*child_linked = true;
+	}
+	return false;
+}
+
+void uep_ep_kfd_nested_poll(struct uep_eventpoll *ep, struct uep_epitem *epi)
+{
+	struct uep_eventpoll *child = child_of(epi);
+	int ckfd = atomic_load_explicit(&child->kfd, memory_order_acquire);
+	bool linked;
+	if (ckfd < 0 || knested_has(ep, epi, child, &linked))
+		return;
+	if (ep->nknested == ep->capknested) {
+		unsigned cap = ep->capknested ? 2 * ep->capknested : 4;
+		struct uep_epitem **v = realloc(ep->knested, cap * sizeof(*v));
+		if (!v)
+			return; /* tried again at the next poll */
+		ep->knested = v;
+		ep->capknested = cap;
+	}
+	if (!linked) {
+		int kfd = atomic_load_explicit(&ep->kfd, memory_order_relaxed);
+		bool born = kfd < 0;
+		if (born && (kfd = uep_kfd_create()) < 0)
+			return;
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLET,
+		                         .data.u64 = uep_kfd_token(child)};
+		int r = uep_kfd_ctl(kfd, EPOLL_CTL_ADD, ckfd, &ev);
+		if (r && r != -EEXIST) {
+			/* ELOOP, EINVAL (depth), ENOMEM: no kernel link. */
+			if (born)
+				close(kfd);
+			return;
+		}
+		if (born)
+			kfd_publish(ep, kfd);
+	}
+	ep->knested[ep->nknested++] = epi;
+}
+
+void uep_ep_kfd_unlink(struct uep_eventpoll *ep, struct uep_epitem *epi)
+{
+	unsigned i, n = ep->nknested;
+	for (i = 0; i < n && ep->knested[i] != epi; i++)
+		;
+	if (i == n)
+		return;
+	ep->knested[i] = ep->knested[--ep->nknested];
+	struct uep_eventpoll *child = child_of(epi);
+	for (i = 0; i < ep->nknested; i++)
+		if (child_of(ep->knested[i]) == child)
+			return; /* another item still needs the link */
+	int kfd = atomic_load_explicit(&ep->kfd, memory_order_relaxed);
+	int ckfd = atomic_load_explicit(&child->kfd, memory_order_relaxed);
+	/* The child's kernel half is open: its file is not released yet. */
+	uep_kfd_ctl(kfd, EPOLL_CTL_DEL, ckfd, NULL);
+}
+
+/* A token's event: queue the items watching that child.  mtx held. */
+static bool kfd_token(struct uep_eventpoll *ep, uint64_t data)
+{
+	bool found = false;
+	for (unsigned i = 0; i < ep->nknested; i++) {
+		struct uep_epitem *epi = ep->knested[i];
+		if (uep_kfd_token(child_of(epi)) != data)
+			continue;
+		found = true;
+		uep_mutex_lock(&ep->lock);
+		/* Not during a scan (the harvest calls us outside one). */
+		if ((epi->events & ~EP_PRIVATE_BITS) && !ep_is_linked(epi))
+			uep_list_add_tail(&epi->rdllink, &ep->rdllist);
+		uep_mutex_unlock(&ep->lock);
+	}
+	return found;
+}
+
+int uep_ep_kfd_filter(struct uep_eventpoll *ep, struct epoll_event *events,
+                      int n)
+{
+	if (n <= 0 || (ep->wfd < 0 && !ep->nknested))
+		return n;
+	uint64_t self = uep_kfd_token(ep);
+	int out = 0;
+	for (int i = 0; i < n; i++) {
+		if (ep->wfd >= 0 && events[i].data.u64 == self) {
+			/* A forked child leaves the parent's wake-up to it. */
+			if (ep->wfd_pid == uep_kfd_pid())
+				uep_kfd_wake_drain(ep->wfd);
+			continue;
+		}
+		if (ep->nknested && kfd_token(ep, events[i].data.u64))
+			continue;
+		events[out++] = events[i];
+	}
+	return out;
+}
+
+int uep_ep_kfd_harvest(struct uep_eventpoll *ep, struct epoll_event *events,
+                       int maxevents)
+{
+	int kfd = atomic_load_explicit(&ep->kfd, memory_order_relaxed);
+	return uep_ep_kfd_filter(ep, events,
+	                         uep_kfd_harvest(kfd, events, maxevents));
+}
