@@ -59,6 +59,19 @@ static void kfd_publish(struct uep_eventpoll *ep, int k)
 	uep_ep_wake_all(ep);
 }
 
+/*
+ * In a forked child, the wake eventfd is the parent's: the child closes
+ * its copy (so that the registration goes with the parent's), keeps
+ * recognising its token, and sleeps in ppoll.  ep->lock held.
+ */
+void uep_ep_kfd_forked_locked(struct uep_eventpoll *ep)
+{
+	if (ep->wfd >= 0 && ep->wfd_pid != uep_kfd_pid()) {
+		close(ep->wfd);
+		ep->wfd = WFD_FOREIGN;
+	}
+}
+
 int uep_ep_ctl_kernel(struct uepoll_file *epf, int op, int fd,
                       struct epoll_event *ev)
 {
@@ -221,14 +234,14 @@ static bool kfd_token(struct uep_eventpoll *ep, uint64_t data)
 int uep_ep_kfd_filter(struct uep_eventpoll *ep, struct epoll_event *events,
                       int n)
 {
-	if (n <= 0 || (ep->wfd < 0 && !ep->nknested))
+	if (n <= 0 || (ep->wfd == -1 && !ep->nknested))
 		return n;
 	uint64_t self = uep_kfd_token(ep);
 	int out = 0;
 	for (int i = 0; i < n; i++) {
-		if (ep->wfd >= 0 && events[i].data.u64 == self) {
+		if (ep->wfd != -1 && events[i].data.u64 == self) {
 			/* A forked child leaves the parent's wake-up to it. */
-			if (ep->wfd_pid == uep_kfd_pid())
+			if (ep->wfd >= 0)
 				uep_kfd_wake_drain(ep->wfd);
 			continue;
 		}

@@ -146,11 +146,17 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 		 * w.efd.  A forked child, or an instance without one, sleeps
 		 * in ppoll on the kernel half and the thread's eventfd.
 		 */
-		bool in_kfd = kfd >= 0 && ep->wfd >= 0 &&
-		              ep->wfd_pid == uep_kfd_pid();
+		int wfd = -1;
+		if (kfd >= 0) {
+			uep_mutex_lock(&ep->lock);
+			uep_ep_kfd_forked_locked(ep);
+			wfd = ep->wfd;
+			uep_mutex_unlock(&ep->lock);
+		}
+		bool in_kfd = wfd >= 0;
 		if (in_kfd) {
 			uep_waiter_init(&w.w, NULL);
-			w.w.efd = ep->wfd;
+			w.w.efd = wfd;
 		} else if (kfd >= 0) {
 			uep_waiter_init_fds(&w.w, sigmask);
 		} else {

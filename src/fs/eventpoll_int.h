@@ -68,8 +68,8 @@ struct uep_eventpoll {
 	/* The kernel half (ep_kfd.c): its kernel epoll or -1; set once, under
 	 * mtx and lock, after the first kernel fd is in it. */
 	_Atomic int kfd;
-	bool kfd_owned;   /* closed with the instance (the preload's is not) */
-	int wfd;          /* the wake eventfd in kfd, or -1; set with kfd */
+	bool kfd_owned; /* closed with the instance (the preload's is not) */
+	int wfd; /* the wake eventfd in kfd, -1 none, WFD_FOREIGN: a parent's */
 	int wfd_pid;      /* the process that sleeps in kfd (fork: ppoll) */
 	bool kernel_only; /* the preload's: kernel fds only, sleeps in kfd */
 	unsigned kalt;    /* which half a harvest takes first, under mtx */
@@ -142,6 +142,9 @@ int uep_ep_kfd_harvest(struct uep_eventpoll *ep, struct epoll_event *events,
 /* Take uepoll's own events out of n kernel events; the count left. */
 int uep_ep_kfd_filter(struct uep_eventpoll *ep, struct epoll_event *events,
                       int n);
+/* ep->wfd of a forked child (ep_kfd.c). */
+#define WFD_FOREIGN (-2)
+void uep_ep_kfd_forked_locked(struct uep_eventpoll *ep);
 /* The instance is going: its kernel half too (if it owns it). */
 void uep_ep_kfd_release(struct uep_eventpoll *ep);
 
