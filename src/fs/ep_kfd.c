@@ -231,6 +231,16 @@ static bool kfd_token(struct uep_eventpoll *ep, uint64_t data)
 	return found;
 }
 
+bool uep_ep_kfd_own(struct uep_eventpoll *ep, uint64_t data)
+{
+	if (ep->wfd != -1 && data == uep_kfd_token(ep))
+		return true;
+	for (unsigned i = 0; i < ep->nknested; i++)
+		if (uep_kfd_token(child_of(ep->knested[i])) == data)
+			return true;
+	return false;
+}
+
 int uep_ep_kfd_filter(struct uep_eventpoll *ep, struct epoll_event *events,
                       int n)
 {

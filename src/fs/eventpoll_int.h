@@ -139,6 +139,8 @@ void uep_ep_kfd_nested_poll(struct uep_eventpoll *ep, struct uep_epitem *epi);
 void uep_ep_kfd_unlink(struct uep_eventpoll *ep, struct uep_epitem *epi);
 int uep_ep_kfd_harvest(struct uep_eventpoll *ep, struct epoll_event *events,
                        int maxevents);
+/* Is data the token of a registration of uepoll's own?  mtx held. */
+bool uep_ep_kfd_own(struct uep_eventpoll *ep, uint64_t data);
 /* Take uepoll's own events out of n kernel events; the count left. */
 int uep_ep_kfd_filter(struct uep_eventpoll *ep, struct epoll_event *events,
                       int n);
