@@ -87,16 +87,18 @@ test: $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll $(EXAMPLES)
 	@tools/run-tests tools/check-layers tools/check-docs $(B)/t/unit $(B)/t/conf-kernel $(B)/t/conf-uepoll $(PRELOAD_RUNS)
 
 # ---- demo, install -------------------------------------------------------
-$(B)/demo: examples/demo.c $(B)/libuepoll.a include/uepoll.h
+$(B)/demo: examples/demo.c examples/demo_lwip.c $(B)/libuepoll.a include/uepoll.h
 	$(Q)$(CC) $(CFLAGS) -Iinclude $(LWIP_USE_CFLAGS) -o $@ $(filter %.c,$^) $(LWIP_USE_LIBS) $(B)/libuepoll.a $(LDLIBS) $(LWIP_USE_LDLIBS)
 demo: $(B)/demo
-	@$(B)/demo
+	@$(B)/demo $(B)/demo-trace.json
 
 # Examples of the API beyond the demo; built by make test so they stay right.
-EXAMPLES := $(patsubst examples/%.c,$(B)/%,$(filter-out examples/demo.c,$(wildcard examples/*.c)))
+EXAMPLES := $(patsubst examples/%.c,$(B)/%,$(filter-out examples/demo.c examples/demo_%.c,$(wildcard examples/*.c)))
 $(B)/%: examples/%.c $(B)/libuepoll.a include/uepoll.h
 	$(Q)$(CC) $(CFLAGS) -Iinclude $(LWIP_USE_CFLAGS) -o $@ $< $(LWIP_USE_LIBS) $(B)/libuepoll.a $(LDLIBS) $(LWIP_USE_LDLIBS)
 examples: $(EXAMPLES)
+# (make test names $(EXAMPLES) before they are defined: this builds them.)
+test: examples
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

@@ -2,8 +2,8 @@
 # side (bench/README.md).  BENCH_QUICK=1 for a run under a minute.
 # make bench-callgrind: instruction counts of the hot paths.
 # bench/timer_lateness.c and bench/timer.mk are a separate benchmark, and
-# so is bench/herd_kfd.c (make bench-herd).
-BENCH_SRC := $(filter-out bench/timer_lateness.c bench/herd_kfd.c,$(wildcard bench/*.c))
+# so are bench/herd_kfd.c (make bench-herd) and bench/http_wire.c.
+BENCH_SRC := $(filter-out bench/timer_lateness.c bench/herd_kfd.c bench/http_wire.c,$(wildcard bench/*.c))
 BENCH_BIN := $(B)/bench/uepoll-bench
 BENCH_OUT := build/bench
 

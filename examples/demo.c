@@ -306,10 +306,55 @@ static void server(void)
 	uepoll_close(ep);
 }
 
-int main(void)
+static void *timeline_writer(void *arg)
+{
+	(void)arg;
+	usleep(2000);
+	if (uepoll_write(pipefd[1], "x", 1) != 1)
+		die("write");
+	return NULL;
+}
+
+/* The same way, five times, written as a Chrome trace-event timeline. */
+static void timeline(const char *path)
+{
+	int ep = uepoll_create1(0);
+	if (ep < 0 || uepoll_pipe(pipefd) < 0)
+		die("create");
+	struct epoll_event ev = {.events = EPOLLIN}, out;
+	if (uepoll_ctl(ep, EPOLL_CTL_ADD, pipefd[0], &ev) < 0)
+		die("ctl");
+	if (uepoll_trace_export_start(path) < 0)
+		die("trace export");
+	for (int i = 0; i < 5; i++) {
+		pthread_t t;
+		char c;
+		pthread_create(&t, NULL, timeline_writer, NULL);
+		if (uepoll_wait(ep, &out, 1, 2000) != 1 ||
+		    uepoll_read(pipefd[0], &c, 1) != 1)
+			die("wait");
+		pthread_join(t, NULL);
+	}
+	if (uepoll_trace_export_stop() < 0)
+		die("trace export");
+	printf("\n   The same, five times, as a timeline: %s\n"
+	       "   (Chrome trace-event JSON: open it in ui.perfetto.dev or "
+	       "chrome://tracing)\n",
+	       path);
+	uepoll_close(pipefd[0]);
+	uepoll_close(pipefd[1]);
+	uepoll_close(ep);
+}
+
+/* part 4, in demo_lwip.c: the TCP/IP stack's share of the story */
+void demo_lwip(void);
+
+int main(int argc, char **argv)
 {
 	lifecycle();
+	timeline(argc > 1 ? argv[1] : "uepoll-demo-trace.json");
 	contrast();
 	server();
+	demo_lwip();
 	return 0;
 }

@@ -259,13 +259,19 @@ UEPOLL_API int uepoll_register_family(int domain, uepoll_socket_fn fn,
 /* ---- observability and limits ---------------------------------------------
  */
 struct uepoll_stats {
-	uint64_t watches;   /* registrations in the interest set */
-	uint64_t ready;     /* items on the ready list now */
-	uint64_t waiters;   /* threads sleeping in uepoll_wait now */
-	uint64_t callbacks; /* ep_poll_callback runs that queued or woke */
-	uint64_t wakeups;   /* waiters woken */
-	uint64_t harvests;  /* ep_send_events runs */
-	uint64_t events;    /* events delivered */
+	uint64_t watches;    /* registrations in the interest set */
+	uint64_t ready;      /* items on the ready list now */
+	uint64_t waiters;    /* threads sleeping in uepoll_wait now */
+	uint64_t callbacks;  /* ep_poll_callback runs that queued or woke */
+	uint64_t wakeups;    /* waiters woken */
+	uint64_t harvests;   /* ep_send_events runs */
+	uint64_t events;     /* events delivered */
+	uint64_t waits;      /* uepoll_wait calls */
+	uint64_t sleeps;     /* ...that queued themselves to sleep or spin */
+	uint64_t spin_wakes; /* ...woken while busy polling (no system call) */
+	uint64_t spurious;   /* wake-ups that found the ready list empty */
+	uint64_t empty_harvests; /* harvests that delivered nothing */
+	uint64_t herd_max; /* most waiters one wake-up of a file woke (diag) */
 };
 UEPOLL_API int uepoll_stats(int epfd, struct uepoll_stats *stats);
 /*
@@ -298,6 +304,62 @@ typedef void (*uepoll_trace_fn)(const struct uepoll_trace_event *ev, void *arg);
 UEPOLL_API void uepoll_set_trace(uepoll_trace_fn fn, void *arg);
 
 /*
+ * Trace export: record the trace hook's events (with a timestamp and the
+ * thread) in memory from now on, and write them to path as Chrome
+ * trace-event JSON (chrome://tracing, ui.perfetto.dev) at
+ * uepoll_trace_export_stop().  Takes the trace hook over while it runs.
+ * Up to 65536 events are kept; later ones are dropped (and counted in
+ * the file).  Returns -1 with EBUSY while an export runs.
+ */
+UEPOLL_API int uepoll_trace_export_start(const char *path);
+UEPOLL_API int uepoll_trace_export_stop(void);
+
+/*
+ * The diagnostic mode: off by default, and then one predictable branch.
+ * On (UEPOLL_DIAG=1 in the environment, read when the library loads, or
+ * this call), uepoll watches for the classic epoll mistakes and reports
+ * each with the instance, the descriptor and what to do, at most once per
+ * (instance, fd, kind) unless UEPOLL_DIAG_REPEAT (UEPOLL_DIAG=all).  A
+ * report goes to fn, or to stderr when fn is NULL; fn runs where the
+ * mistake is seen, possibly under uepoll's locks: it must not call uepoll.
+ * Per-item counters (uepoll_item_info, uepoll_fdinfo) are kept while on.
+ */
+enum uepoll_diag_kind {
+	UEPOLL_DIAG_ET_UNREAD = 1,  /* edge-triggered data left unread */
+	UEPOLL_DIAG_EAGAIN_STORM,   /* events whose first read gives EAGAIN */
+	UEPOLL_DIAG_HERD,           /* one wake-up woke several waiters */
+	UEPOLL_DIAG_CLOSED_WATCHED, /* close() left a registration (a dup) */
+	UEPOLL_DIAG_STARVED,        /* items ready through many full harvests */
+};
+struct uepoll_diag_report {
+	enum uepoll_diag_kind kind;
+	const char *name; /* "et-unread", "eagain-storm", ... */
+	int epfd;         /* the instance (the descriptor last used), or -1 */
+	int fd;           /* the registered descriptor */
+	uint64_t count;   /* occurrences behind the report */
+	const char *message; /* one line: what was seen and what to do */
+};
+typedef void (*uepoll_diag_fn)(const struct uepoll_diag_report *r, void *arg);
+#define UEPOLL_DIAG_ON 0x1
+#define UEPOLL_DIAG_REPEAT 0x2
+UEPOLL_API int uepoll_set_diag(int flags, uepoll_diag_fn fn, void *arg);
+
+/* One registration's state and counters (counters: in diagnostic mode). */
+struct uepoll_item_info {
+	uint32_t events;        /* what it watches, with EPOLLET etc. */
+	uint64_t data;          /* its epoll_data */
+	int ready;              /* on the ready list now */
+	int counted;            /* the counters below are kept */
+	uint64_t wakeups;       /* callbacks of its file that concerned it */
+	uint64_t harvests;      /* harvests that polled it */
+	uint64_t delivered;     /* harvests that reported it */
+	uint64_t last_ready_ns; /* CLOCK_MONOTONIC of its last callback */
+};
+/* ENOENT when fd is not registered in epfd. */
+UEPOLL_API int uepoll_item_info(int epfd, int fd,
+                                struct uepoll_item_info *info);
+
+/*
  * Ask an instance to signal a kernel eventfd when it gets ready items: the
  * way to make a uepoll instance visible to the kernel's poll, select and
  * epoll.  uepoll writes 1 when an item is queued while the instance is not
@@ -305,7 +367,12 @@ UEPOLL_API void uepoll_set_trace(uepoll_trace_fn fn, void *arg);
  * (uepoll_wait, uepoll_poll) leaves its ready list empty; it never reads
  * the eventfd.  So after a harvest: read the eventfd to clear it, then if
  * uepoll_poll() says the instance is still readable, write 1 back.  One per
- * instance; kernel_eventfd -1 removes it.  The instance does not own it.
+ * instance; kernel_eventfd -1 removes it.  EBADF if it is not open, EINVAL
+ * if it is not an eventfd.  The instance keeps its own duplicate (close-
+ * on-exec, at a high number), closed when replaced, removed or when the
+ * instance goes, so you may close yours at any time.  It makes the eventfd
+ * non-blocking (O_NONBLOCK is shared by every descriptor of the eventfd):
+ * a full counter never stalls a wake-up.
  */
 UEPOLL_API int uepoll_notify(int epfd, int kernel_eventfd);
 

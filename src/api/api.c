@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fs/ep_diag.h"
 #include "fs/eventpoll.h"
 #include "fs/fdtable.h"
 #include "fs/file.h"
@@ -62,6 +63,8 @@ UEPOLL_API int uepoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 	struct uepoll_file *epf = uep_fget(epfd);
 	if (!epf)
 		return (int)uep_ret_errno(-EBADF);
+	if (uep_diag_on())
+		uep_diag_note_epfd(epf, epfd);
 	/* A kernel fd: one epoll_ctl on the instance's kernel half. */
 	if (!uep_is_uepoll_fd(fd)) {
 		r = uep_ep_ctl_kernel(epf, op, fd,
@@ -133,8 +136,13 @@ static int do_epoll_wait(int epfd, struct epoll_event *events, int maxevents,
 	else if (!uep_access_ok(events,
 	                        (size_t)maxevents * sizeof(struct epoll_event)))
 		r = -EFAULT;
-	else
+	else if (uep_diag_on()) {
+		uep_diag_wait(f, epfd, false);
 		r = uep_ep_wait(f, events, maxevents, dl, sigmask);
+		uep_diag_wait(f, epfd, true);
+	} else {
+		r = uep_ep_wait(f, events, maxevents, dl, sigmask);
+	}
 	if (f)
 		uep_file_put(f);
 	/* Last, after every lock: a pending signal may run its handler now. */
@@ -241,6 +249,8 @@ UEPOLL_API int uepoll_close(int fd)
 {
 	if (!uep_is_uepoll_fd(fd))
 		return close(fd);
+	if (uep_diag_on())
+		uep_diag_close(fd);
 	return (int)uep_ret_errno(uep_fd_close(fd));
 }
 

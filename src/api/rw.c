@@ -8,6 +8,7 @@
 #include <limits.h>
 
 #include "api/api.h"
+#include "fs/ep_diag.h"
 #include "fs/select.h"
 
 /* The kernel caps one read or write at INT_MAX rounded down to a page. */
@@ -27,6 +28,8 @@ ssize_t uep_file_read(struct uepoll_file *f, void *buf, size_t count)
 		return f->f_op->read(f, buf, count);
 	for (;;) {
 		ssize_t r = f->f_op->read(f, buf, count);
+		if (uep_diag_on())
+			uep_diag_read(f, r);
 		if (r != -EAGAIN || uep_file_nonblock(f))
 			return r;
 		int w = uep_file_wait_ready(f, EPOLLIN | EPOLLRDNORM |

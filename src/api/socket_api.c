@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "fs/ep_diag.h"
 #include "fs/fdtable.h"
 #include "net/socket.h"
 #include "api/uaccess.h"
@@ -155,6 +156,8 @@ UEPOLL_API int uepoll_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen,
 		r = usock_accept(f, addr, addrlen, flags);
 	else
 		r = uep_sock_accept(sk, f, addr, addrlen, flags);
+	if (uep_diag_on())
+		uep_diag_read(f, r == 0 ? 1 : r); /* fd 0 is no EOF */
 	uep_file_put(f);
 	return (int)uep_ret_errno(r);
 }
@@ -348,6 +351,8 @@ static ssize_t do_recvmsg(int fd, struct msghdr *umsg, int flags)
 	msg.msg_namelen = sizeof(k);
 	r = sk ? uep_sock_recvmsg(sk, f, &msg, flags)
 	       : uep_usock_recvmsg(f, &msg, flags);
+	if (uep_diag_on())
+		uep_diag_read(f, r);
 	if (r < 0)
 		goto out;
 	if (umsg->msg_name) {

@@ -5,6 +5,8 @@
  * is what a cross-thread wake-up of an in-process object flips.
  */
 #include <errno.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include "fs/eventpoll_int.h"
 
@@ -51,6 +53,24 @@ int uep_ep_set_params(struct uepoll_file *epf, const struct epoll_params *p,
 	return 0;
 }
 
+/* Under ep->lock (ep_wake_one_locked), only while busy polling is on. */
+void uep_ep_busy_note_waker(struct uep_eventpoll *ep)
+{
+	atomic_store_explicit(&ep->waker_cpu, sched_getcpu(),
+	                      memory_order_relaxed);
+}
+
+static bool spin_cpus_ok(void)
+{
+	static _Atomic long ncpu;
+	long n = atomic_load_explicit(&ncpu, memory_order_relaxed);
+	if (!n) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		atomic_store_explicit(&ncpu, n, memory_order_relaxed);
+	}
+	return n > 1;
+}
+
 /*
  * Called with w queued on ep->wq (so callbacks find it) and ep->lock
  * dropped.  The spinner's "I spin" flag is w's state word itself, left
@@ -59,15 +79,21 @@ int uep_ep_set_params(struct uepoll_file *epf, const struct epoll_params *p,
  * exchange's release (the queued item is visible).  If the spin ends
  * unwoken, the CAS IDLE -> SLEEPING in uep_waiter_sleep() decides: a wake
  * that came in between makes the CAS fail, a later one sees SLEEPING.
- * ep->spinning only bounds the spinners (one per instance); a thread that
- * may run on one CPU only never spins (it would keep its waker off it).
+ * ep->spinning only bounds the spinners (one per instance).  A waiter
+ * does not spin on the CPU its last waker ran on: there the spin would
+ * only keep the waker off the CPU (two threads on one CPU), and a
+ * one-CPU machine never spins.
  */
 bool uep_ep_busy_wait(struct uep_eventpoll *ep, struct uep_waiter *w,
                       const struct uep_deadline *dl)
 {
 	uint32_t usecs = atomic_load_explicit(&ep->busy_poll_usecs,
 	                                      memory_order_relaxed);
-	if (UEP_LIKELY(!usecs))
+	if (UEP_LIKELY(!usecs) || !spin_cpus_ok())
+		return false;
+	int cpu = sched_getcpu();
+	if (cpu >= 0 &&
+	    cpu == atomic_load_explicit(&ep->waker_cpu, memory_order_relaxed))
 		return false;
 	int zero = 0;
 	if (!atomic_compare_exchange_strong_explicit(&ep->spinning, &zero, 1,

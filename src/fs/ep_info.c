@@ -7,28 +7,93 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <fcntl.h>
 
+#include "fs/ep_diag.h"
 #include "fs/eventpoll_int.h"
 
 /* ---- notification of a kernel eventfd ---- */
+
+/*
+ * Is fd a kernel eventfd?  /proc says so by name; without /proc, an
+ * anonymous inode (no file type bits) is the best we can tell.
+ */
+static int notify_check(int fd)
+{
+	struct stat st;
+	char path[40], link[32];
+	if (fstat(fd, &st))
+		return -errno;
+	if (st.st_mode & S_IFMT)
+		return -EINVAL; /* a regular file, pipe, socket, device */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return 0;
+	link[n] = '\0';
+	return strcmp(link, "anon_inode:[eventfd]") ? -EINVAL : 0;
+}
+
+/*
+ * The instance's own duplicate of the caller's eventfd, close-on-exec, at a
+ * high number (out of the way of programs that count on low ones, and of
+ * select's FD_SETSIZE), made non-blocking: a write under ep->lock must
+ * never sleep.  O_NONBLOCK belongs to the open file, so the caller's
+ * descriptor becomes non-blocking too (documented in uepoll.h).
+ */
+static int notify_dup(int fd)
+{
+	int err = notify_check(fd);
+	if (err)
+		return err;
+	struct rlimit rl;
+	int min = 0;
+	if (!getrlimit(RLIMIT_NOFILE, &rl))
+		min = rl.rlim_cur > 2048 ? 1024 : (int)rl.rlim_cur / 2;
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, min);
+	if (d < 0 && min)
+		d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (d < 0)
+		return -errno;
+	int fl = fcntl(d, F_GETFL);
+	if (fl < 0 ||
+	    (!(fl & O_NONBLOCK) && fcntl(d, F_SETFL, fl | O_NONBLOCK))) {
+		err = -errno;
+		close(d);
+		return err;
+	}
+	return d;
+}
 
 int uep_ep_notify(struct uepoll_file *epf, int fd)
 {
 	if (!uep_is_file_epoll(epf))
 		return -EINVAL;
 	struct uep_eventpoll *ep = epf->private_data;
+	int own = -1;
+	if (fd >= 0) {
+		own = notify_dup(fd);
+		if (own < 0)
+			return own;
+	}
 	uep_mutex_lock(&ep->lock);
-	ep->notify_fd = fd;
+	int old = ep->notify_fd;
+	ep->notify_fd = own;
 	ep->notified = false;
-	if (fd >= 0 && !uep_list_empty(&ep->rdllist)) {
+	if (own >= 0 && !uep_list_empty(&ep->rdllist)) {
 		/* Something is queued already: signal it now. */
 		uint64_t one = 1;
-		ssize_t r = write(fd, &one, sizeof(one));
+		ssize_t r = write(own, &one, sizeof(one));
 		(void)r;
 		ep->notified = true;
 	}
 	uep_mutex_unlock(&ep->lock);
+	/* No write can use it any more: every write is under ep->lock. */
+	if (old >= 0)
+		close(old);
 	return 0;
 }
 
@@ -50,6 +115,12 @@ int uep_ep_stats(struct uepoll_file *epf, struct uepoll_stats *st)
 	st->wakeups = ep->wakeups;
 	st->harvests = ep->harvests;
 	st->events = ep->delivered;
+	st->waits = ep->waits;
+	st->sleeps = ep->sleeps;
+	st->spin_wakes = ep->spin_wakes;
+	st->spurious = ep->spurious;
+	st->empty_harvests = ep->empty_harvests;
+	st->herd_max = ep->herd_max;
 	uep_mutex_unlock(&ep->lock);
 	uep_mutex_unlock(&ep->mtx);
 	return 0;
@@ -116,9 +187,19 @@ int uep_ep_fdinfo(struct uepoll_file *epf, char *buf, size_t len)
 	     n = uep_rb_next(n)) {
 		struct uep_epitem *epi =
 		        uep_container_of(n, struct uep_epitem, rbn);
-		out(&o,
-		    "tfd: %8d events: %8x data: %16llx  pos:0 ino:0 sdev:0\n",
+		out(&o, "tfd: %8d events: %8x data: %16llx  pos:0 ino:0 sdev:0",
 		    epi->fd, epi->events, (unsigned long long)epi->data);
+		struct uepoll_item_info ii = {0};
+		uep_diag_item_counters(ep, epi, &ii);
+		if (ii.counted)
+			out(&o,
+			    " wakeups: %llu harvests: %llu delivered: %llu "
+			    "last_ready_ns: %llu",
+			    (unsigned long long)ii.wakeups,
+			    (unsigned long long)ii.harvests,
+			    (unsigned long long)ii.delivered,
+			    (unsigned long long)ii.last_ready_ns);
+		out(&o, "\n");
 	}
 	kernel_half_fdinfo(ep, &o);
 	uep_mutex_lock(&ep->lock);
@@ -134,7 +215,44 @@ int uep_ep_fdinfo(struct uepoll_file *epf, char *buf, size_t len)
 	    (unsigned long long)ep->nwatches, (unsigned long long)ep->callbacks,
 	    (unsigned long long)ep->wakeups, (unsigned long long)ep->harvests,
 	    (unsigned long long)ep->delivered);
+	out(&o,
+	    "waits: %llu sleeps: %llu spin_wakes: %llu spurious: %llu "
+	    "empty_harvests: %llu herd_max: %llu\n",
+	    (unsigned long long)ep->waits, (unsigned long long)ep->sleeps,
+	    (unsigned long long)ep->spin_wakes,
+	    (unsigned long long)ep->spurious,
+	    (unsigned long long)ep->empty_harvests,
+	    (unsigned long long)ep->herd_max);
 	uep_mutex_unlock(&ep->lock);
 	uep_mutex_unlock(&ep->mtx);
 	return o.need > (size_t)INT32_MAX ? INT32_MAX : (int)o.need;
+}
+
+/* uepoll_item_info: the item registered under fd (by number, any file). */
+int uep_ep_item_info(struct uepoll_file *epf, int fd,
+                     struct uepoll_item_info *info)
+{
+	if (!uep_is_file_epoll(epf))
+		return -EINVAL;
+	struct uep_eventpoll *ep = epf->private_data;
+	int r = -ENOENT;
+	memset(info, 0, sizeof(*info));
+	uep_mutex_lock(&ep->mtx);
+	for (struct uep_rb_node *n = uep_rb_first(&ep->rbr); n;
+	     n = uep_rb_next(n)) {
+		struct uep_epitem *epi =
+		        uep_container_of(n, struct uep_epitem, rbn);
+		if (epi->fd != fd)
+			continue;
+		uep_mutex_lock(&ep->lock);
+		info->events = epi->events;
+		info->data = epi->data;
+		info->ready = ep_is_linked(epi);
+		uep_mutex_unlock(&ep->lock);
+		uep_diag_item_counters(ep, epi, info);
+		r = 0;
+		break;
+	}
+	uep_mutex_unlock(&ep->mtx);
+	return r;
 }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 
+#include "fs/ep_diag.h"
 #include "fs/eventpoll_int.h"
 #include "kernel/trace.h"
 #include "kfd/kfd.h"
@@ -60,6 +61,8 @@ static int ep_send_events(struct uep_eventpoll *ep, struct epoll_event *events,
 			break;
 		uep_list_del_init(&epi->rdllink);
 		uint32_t revents = uep_ep_item_poll(epi, NULL);
+		if (uep_diag_on())
+			uep_diag_polled(ep, epi, revents);
 		if (!revents)
 			continue; /* a later callback queues it again */
 		if (UEP_UNLIKELY(!events)) {
@@ -79,6 +82,8 @@ static int ep_send_events(struct uep_eventpoll *ep, struct epoll_event *events,
 			uep_list_add_tail(&epi->rdllink, &requeue);
 		}
 	}
+	if (uep_diag_on())
+		uep_diag_harvest_end(ep, &txlist, res, maxevents);
 	uep_ep_done_scan(ep, &txlist, &requeue, res > 0 ? res : 0);
 	if (kfd >= 0 && !kfirst && res >= 0 && res < maxevents) {
 		int k = uep_ep_kfd_harvest(ep, events ? events + res : NULL,
@@ -125,6 +130,7 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 		return uep_kfd_wait(atomic_load(&ep->kfd), events, maxevents,
 		                    dl, sigmask);
 	uep_mutex_lock(&ep->lock);
+	ep->waits++;
 	eavail = ep_events_available(ep);
 	uep_mutex_unlock(&ep->lock);
 	for (;;) {
@@ -169,15 +175,18 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 		/* Pairs with kfd_publish (ep_kfd.c): both under ep->lock. */
 		bool born = atomic_load_explicit(&ep->kfd,
 		                                 memory_order_relaxed) != kfd;
-		if (!eavail && !born)
+		if (!eavail && !born) {
 			uep_list_add_tail(&w.wait.link, &ep->wq);
+			ep->sleeps++;
+		}
 		uep_mutex_unlock(&ep->lock);
 		if (eavail || born)
 			continue;
 
 		int r = 0, got = 0;
+		bool spun = false;
 		/* Busy polling (ep_busy.c) watches the in-process half only. */
-		if (kfd < 0 && uep_ep_busy_wait(ep, &w.w, dl)) {
+		if (kfd < 0 && (spun = uep_ep_busy_wait(ep, &w.w, dl))) {
 			/* woken while spinning */
 		} else if (in_kfd) {
 			uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
@@ -220,6 +229,8 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 		if (uep_list_linked(&w.wait.link))
 			uep_list_del_init(&w.wait.link);
 		eavail = ep_events_available(ep);
+		ep->spin_wakes += spun;
+		ep->spurious += !r && !eavail && !got;
 		uep_mutex_unlock(&ep->lock);
 		if (got < 0)
 			return got; /* EFAULT */

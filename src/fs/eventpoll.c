@@ -67,6 +67,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fs/ep_diag.h"
 #include "kfd/kfd.h"
 #include "lib/rbtree.h"
 #include "lib/slab.h"
@@ -139,6 +140,7 @@ static void ep_wake_one_locked(struct uep_eventpoll *ep)
 	struct uep_wait_entry *e =
 	        uep_list_entry(ep->wq.next, struct uep_wait_entry, link);
 	ep->wakeups++;
+	uep_ep_busy_waking(ep);
 	uep_trace(UEPOLL_TRACE_WAKE_WAITER, -1, 0, 0);
 	e->func(e, 0);
 }
@@ -174,6 +176,7 @@ static bool ep_put_test(struct uep_eventpoll *ep)
 /* The last reference to the instance: its file's memory goes too. */
 static void ep_free(struct uep_eventpoll *ep)
 {
+	uep_diag_free(ep);
 	uep_file_free(ep->file);
 	uep_wq_destroy(&ep->poll_wait);
 	uep_mutex_destroy(&ep->mtx);
@@ -356,6 +359,8 @@ static int ep_poll_callback(struct uep_epitem *epi, uint32_t key)
 	}
 	ep->callbacks++;
 	uep_trace(UEPOLL_TRACE_CALLBACK, epi->fd, key, 0);
+	if (uep_diag_on())
+		uep_diag_callback(ep, epi, !uep_list_empty(&ep->wq));
 	if (!uep_list_empty(&ep->wq)) {
 		/*
 		 * An exclusive item uses up the file's one exclusive wake-up
@@ -427,6 +432,7 @@ void uep_ep_done_scan(struct uep_eventpoll *ep, struct uep_list *txlist,
 	if (delivered >= 0) {
 		ep->harvests++;
 		ep->delivered += (uint64_t)delivered;
+		ep->empty_harvests += delivered == 0;
 	}
 	/* ovflist is LIFO: adding each at the head restores arrival order. */
 	for (nepi = ep->ovflist; (epi = nepi) != NULL;
@@ -519,6 +525,8 @@ static bool ep_remove(struct uep_eventpoll *ep, struct uep_epitem *epi,
 	uep_mutex_lock(&ep->lock);
 	if (ep_is_linked(epi))
 		uep_list_del_init(&epi->rdllink);
+	if (UEP_UNLIKELY(atomic_load_explicit(&ep->diag, memory_order_relaxed)))
+		uep_diag_forget(ep, epi);
 	uep_mutex_unlock(&ep->lock);
 	ep->nwatches--;
 	uep_slab_free(&epi_cache, epi);
@@ -628,6 +636,10 @@ struct uepoll_file *uep_ep_create(void)
 	ep->notify_fd = -1;
 	atomic_init(&ep->kfd, -1);
 	ep->wfd = -1;
+	atomic_init(&ep->waker_cpu, -1);
+	static _Atomic uint32_t ids;
+	ep->id = atomic_fetch_add_explicit(&ids, 1, memory_order_relaxed) + 1;
+	atomic_init(&ep->diag_epfd, -1);
 	return f;
 }
 
@@ -768,6 +780,10 @@ static void ep_release(struct uepoll_file *file)
 		assert(!disposed);
 	}
 	uep_ep_kfd_release(ep);
+	/* Every item is unhooked: no callback writes the eventfd any more. */
+	if (ep->notify_fd >= 0)
+		close(ep->notify_fd);
+	ep->notify_fd = -1;
 	disposed = ep_put_test(ep);
 	uep_mutex_unlock(&ep->mtx);
 	if (disposed)

@@ -56,6 +56,8 @@ void uep_eventpoll_release_file(struct uepoll_file *f);
 int uep_ep_notify(struct uepoll_file *epf, int fd);
 int uep_ep_stats(struct uepoll_file *epf, struct uepoll_stats *st);
 int uep_ep_fdinfo(struct uepoll_file *epf, char *buf, size_t len);
+int uep_ep_item_info(struct uepoll_file *epf, int fd,
+                     struct uepoll_item_info *info);
 
 /* EPIOCGPARAMS / EPIOCSPARAMS on an instance; -EINVAL when not one. */
 int uep_ep_get_params(struct uepoll_file *epf, struct epoll_params *p);

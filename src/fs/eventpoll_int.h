@@ -61,9 +61,9 @@ struct uep_eventpoll {
 	struct uep_list extra_hooks;        /* under mtx */
 	struct uepoll_file *file;
 	_Atomic long refcount; /* 1 for the file + 1 per item */
-	int notify_fd;         /* uepoll_notify(), under lock, or -1 */
-	bool notified;         /* notify_fd written, list not yet empty */
-	unsigned gen;          /* loop check marks, epnested_mutex */
+	int notify_fd; /* uepoll_notify()'s own dup, under lock, or -1 */
+	bool notified; /* notify_fd written, list not yet empty */
+	unsigned gen;  /* loop check marks, epnested_mutex */
 	int loop_check_depth;
 	/* The kernel half (ep_kfd.c): its kernel epoll or -1; set once, under
 	 * mtx and lock, after the first kernel fd is in it. */
@@ -82,7 +82,14 @@ struct uep_eventpoll {
 	_Atomic uint32_t busy_poll_usecs;
 	_Atomic uint16_t busy_poll_budget;
 	_Atomic uint8_t prefer_busy_poll;
-	_Atomic int spinning; /* waiters spinning now (at most one) */
+	_Atomic int spinning;  /* waiters spinning now (at most one) */
+	_Atomic int waker_cpu; /* CPU of the last wake of a waiter, or -1 */
+	/* uepoll_stats' wait counters, under lock */
+	uint64_t waits, sleeps, spin_wakes, spurious, empty_harvests, herd_max;
+	/* the diagnostic mode (ep_diag.c) */
+	uint32_t id;                      /* for reports: never reused */
+	_Atomic int diag_epfd;            /* the descriptor last used, or -1 */
+	struct uep_ep_diag *_Atomic diag; /* item records, made on demand */
 };
 
 /*
@@ -156,6 +163,14 @@ void uep_ep_kfd_release(struct uep_eventpoll *ep);
  */
 bool uep_ep_busy_wait(struct uep_eventpoll *ep, struct uep_waiter *w,
                       const struct uep_deadline *dl);
+/* A waiter is being woken: with busy polling on, note the waker's CPU. */
+void uep_ep_busy_note_waker(struct uep_eventpoll *ep);
+static inline void uep_ep_busy_waking(struct uep_eventpoll *ep)
+{
+	if (UEP_UNLIKELY(atomic_load_explicit(&ep->busy_poll_usecs,
+	                                      memory_order_relaxed)))
+		uep_ep_busy_note_waker(ep);
+}
 
 /*
  * The full checks of an ADD (ep_nest.c), the kernel's ep_loop_check and

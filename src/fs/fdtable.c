@@ -15,7 +15,7 @@
  * Locks for the slots (number mod 256): many more than threads, so two
  * threads rarely meet on one unless they use one descriptor, and
  * neighbouring numbers, which programs use together, never share one;
- * 256 futex words are 1 KiB.
+ * 256 futex words are 1 KiB (in release builds).
  */
 #define UEP_FD_STRIPES 256
 #define WORD_BITS 64
@@ -151,14 +151,27 @@ static struct fd_slot *slot_at(int fd, unsigned *idx)
 	return index_of(fd, idx) ? slot_of(*idx) : NULL;
 }
 
-struct uepoll_file *uep_fget(int fd)
+/*
+ * The existing slot of descriptor fd with its stripe lock taken (*st, for
+ * the caller to unlock), or NULL with no lock taken.
+ */
+static struct fd_slot *slot_lock(int fd, struct uep_mutex **st)
 {
 	unsigned idx;
 	struct fd_slot *s = slot_at(fd, &idx);
 	if (!s)
 		return NULL;
-	struct uep_mutex *st = stripe_of(idx);
-	uep_mutex_lock(st);
+	*st = stripe_of(idx);
+	uep_mutex_lock(*st);
+	return s;
+}
+
+struct uepoll_file *uep_fget(int fd)
+{
+	struct uep_mutex *st;
+	struct fd_slot *s = slot_lock(fd, &st);
+	if (!s)
+		return NULL;
 	struct uepoll_file *f = s->file;
 	if (f)
 		uep_file_get(f);
@@ -228,13 +241,11 @@ int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags)
 
 int uep_fd_get_flags(int fd)
 {
-	unsigned idx;
+	struct uep_mutex *st;
 	int r = -EBADF;
-	struct fd_slot *s = slot_at(fd, &idx);
+	struct fd_slot *s = slot_lock(fd, &st);
 	if (!s)
 		return r;
-	struct uep_mutex *st = stripe_of(idx);
-	uep_mutex_lock(st);
 	if (s->file)
 		r = (int)s->flags;
 	uep_mutex_unlock(st);
@@ -243,13 +254,11 @@ int uep_fd_get_flags(int fd)
 
 int uep_fd_set_flags(int fd, unsigned fd_flags)
 {
-	unsigned idx;
+	struct uep_mutex *st;
 	int r = -EBADF;
-	struct fd_slot *s = slot_at(fd, &idx);
+	struct fd_slot *s = slot_lock(fd, &st);
 	if (!s)
 		return r;
-	struct uep_mutex *st = stripe_of(idx);
-	uep_mutex_lock(st);
 	if (s->file) {
 		s->flags = fd_flags;
 		r = 0;

@@ -36,6 +36,9 @@ struct uepoll_file *uep_file_alloc(const struct uepoll_file_operations *fops,
 	uep_mutex_init(&f->f_lock);
 	f->f_ep = NULL;
 	f->f_check_gen = 0;
+	atomic_init(&f->f_diag_drains, 0);
+	atomic_init(&f->f_diag_firsts, 0);
+	atomic_init(&f->f_diag_wasted, 0);
 	return f;
 }
 

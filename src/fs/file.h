@@ -45,6 +45,9 @@ struct uepoll_file {
 	struct uep_mutex f_lock;
 	struct uep_epitem *f_ep; /* watchers, under f_lock (eventpoll.c) */
 	unsigned f_check_gen;    /* path-check mark, under epnested_mutex */
+	/* diagnostic mode (fs/ep_diag.c): reads that returned EAGAIN or 0,
+	 * first reads after a delivery, and those that gave EAGAIN */
+	_Atomic uint32_t f_diag_drains, f_diag_firsts, f_diag_wasted;
 };
 
 /*

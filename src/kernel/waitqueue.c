@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include "kernel/diag.h"
 #include "kernel/trace.h"
 #include "uepoll.h"
 
@@ -47,6 +48,8 @@ void uep_wake_up_locked(struct uepoll_wait_queue *wq, uint32_t key,
 {
 	struct uep_list *pos, *tmp;
 	uep_trace(UEPOLL_TRACE_WAKE_UP, -1, key, 0);
+	if (uep_diag_on())
+		uep_diag_wake_gen++;
 	/* A callback may unlink its own entry (never another one). */
 	uep_list_for_each_safe(pos, tmp, &wq->head)
 	{
@@ -79,27 +82,33 @@ void uep_wq_del(struct uepoll_wait_queue *wq, struct uep_wait_entry *e)
  * hook, and in uep_sock_wait_prepare().  Either the waker sees the new
  * entry, or the poller sees the new state.
  */
-void uep_wake_up(struct uepoll_wait_queue *wq, uint32_t key)
+static void wake_up(struct uepoll_wait_queue *wq, uint32_t key,
+                    int nr_exclusive)
 {
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!uep_wq_active(wq))
 		return;
 	uep_wq_lock(wq);
-	uep_wake_up_locked(wq, key, 1);
+	uep_wake_up_locked(wq, key, nr_exclusive);
 	uep_wq_unlock(wq);
+}
+
+void uep_wake_up(struct uepoll_wait_queue *wq, uint32_t key)
+{
+	wake_up(wq, key, 1);
 }
 
 void uep_wake_up_all(struct uepoll_wait_queue *wq, uint32_t key)
 {
-	atomic_thread_fence(memory_order_seq_cst);
-	if (!uep_wq_active(wq))
-		return;
-	uep_wq_lock(wq);
-	uep_wake_up_locked(wq, key, 0);
-	uep_wq_unlock(wq);
+	wake_up(wq, key, 0);
 }
 
 /* ---- tracing ---- */
 
 _Atomic(uepoll_trace_fn) uep_trace_fn;
 void *_Atomic uep_trace_arg;
+
+/* ---- diagnostics ---- */
+
+_Atomic int uep_diag_flags;
+UEP_TLS unsigned uep_diag_wake_gen;

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -319,26 +318,9 @@ static uint64_t ts_ns(const struct timespec *ts)
 	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
 }
 
-/* CPUs this thread may run on, asked again every 256 spins. */
-static UEP_TLS int spin_cpus;
-static UEP_TLS unsigned spin_count;
-
-static bool spin_allowed(void)
-{
-	if ((spin_count++ & 255) == 0) {
-		cpu_set_t set;
-		spin_cpus = sched_getaffinity(0, sizeof(set), &set) == 0
-		                    ? CPU_COUNT(&set)
-		                    : 1;
-	}
-	return spin_cpus > 1;
-}
-
 bool uep_waiter_spin(struct uep_waiter *w, uint64_t ns,
                      const struct uep_deadline *dl)
 {
-	if (!spin_allowed())
-		return false;
 	struct timespec now;
 	ts_now(&now);
 	uint64_t end = ts_ns(&now) + ns;

@@ -165,8 +165,8 @@ int uep_waiter_sleep(struct uep_waiter *w, const struct uep_deadline *dl,
 /*
  * Busy polling: spin up to ns nanoseconds (and not past dl) for a wake-up,
  * with a pause instruction per look, leaving w IDLE so that a waker makes
- * no system call (see fs/ep_busy.c for the pairing).  Refuses (false at
- * once) when the thread's affinity allows one CPU.  True when woken.
+ * no system call (see fs/ep_busy.c for the pairing, and for when a waiter
+ * may spin at all).  True when woken.
  */
 bool uep_waiter_spin(struct uep_waiter *w, uint64_t ns,
                      const struct uep_deadline *dl);

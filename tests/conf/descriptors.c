@@ -7,14 +7,6 @@
 
 #include <pthread.h>
 
-static void new_pipe(int p[2], int flags)
-{
-	p[0] = p[1] = -1;
-	ASSERT_OK(sys_pipe2(p, flags));
-	ASSERT_GE(p[0], 0);
-	ASSERT_GE(p[1], 0);
-}
-
 static short poll_inout(int fd)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN | POLLOUT};
@@ -35,8 +27,7 @@ TEST(desc_close_twice_ebadf)
 	ASSERT_ERRNO(sys_close(p[0]), EBADF);
 	ASSERT_OK(sys_close(p[1]));
 	ASSERT_ERRNO(sys_close(p[1]), EBADF);
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
+	int ep = new_ep();
 	ASSERT_OK(sys_close(ep));
 	ASSERT_ERRNO(sys_close(ep), EBADF);
 	ASSERT_ERRNO(sys_close(-1), EBADF);
@@ -182,8 +173,7 @@ TEST(desc_dup_clears_cloexec_shares_status_flags)
 
 TEST(desc_dup_epoll_fd_same_instance)
 {
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
+	int ep = new_ep();
 	int d = sys_dup(ep);
 	ASSERT_GE(d, 0);
 	ASSERT_NE(d, ep);
@@ -339,8 +329,8 @@ TEST(desc_fcntl_nonblock_pipe_read)
 	ASSERT_FALSE(sys_fcntl(p[0], F_GETFL, 0) & O_NONBLOCK);
 	struct late_writer w = {p[1], 100};
 	pthread_t th;
+	int64_t t0 = now_ms(); /* before the writer's sleep can start */
 	ASSERT_EQ(pthread_create(&th, NULL, late_writer_fn, &w), 0);
-	int64_t t0 = now_ms();
 	ASSERT_EQ(sys_read(p[0], &c, 1), 1);
 	ASSERT_GE(now_ms() - t0, 50);
 	ASSERT_EQ(c, 'z');

@@ -11,8 +11,7 @@
 
 TEST(efd_mask_zero_out_only)
 {
-	int fd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, EFD_NONBLOCK);
 	ASSERT_EQ_HEX(poll_mask(fd), POLLOUT);
 	ASSERT_EQ_HEX(epoll_mask(fd, EPOLLIN | EPOLLOUT), EPOLLOUT);
 	ASSERT_EQ_HEX(epoll_mask(fd, EPOLLIN), 0);
@@ -20,8 +19,7 @@ TEST(efd_mask_zero_out_only)
 
 TEST(efd_mask_positive_in_out)
 {
-	int fd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, EFD_NONBLOCK);
 	write_u64(fd, 1);
 	ASSERT_EQ_HEX(poll_mask(fd), POLLIN | POLLOUT);
 	ASSERT_EQ_HEX(epoll_mask(fd, EPOLLIN | EPOLLOUT), EPOLLIN | EPOLLOUT);
@@ -31,8 +29,7 @@ TEST(efd_mask_positive_in_out)
 
 TEST(efd_mask_near_max)
 {
-	int fd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, EFD_NONBLOCK);
 	write_u64(fd, EFD_MAXCOUNT - 1);
 	ASSERT_EQ_HEX(poll_mask(fd), POLLIN | POLLOUT);
 	ASSERT_EQ_HEX(epoll_mask(fd, EPOLLIN | EPOLLOUT), EPOLLIN | EPOLLOUT);
@@ -47,8 +44,7 @@ TEST(efd_mask_near_max)
 
 TEST(efd_mask_max_via_single_write)
 {
-	int fd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, EFD_NONBLOCK);
 	write_u64(fd, EFD_MAXCOUNT);
 	ASSERT_EQ_HEX(poll_mask(fd), POLLIN);
 	uint64_t one = 1;
@@ -58,8 +54,7 @@ TEST(efd_mask_max_via_single_write)
 TEST(efd_rdnorm_not_reported)
 {
 	/* eventfd sets only IN/OUT, never RDNORM/WRNORM, even when asked. */
-	int fd = sys_eventfd(3, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(3, EFD_NONBLOCK);
 	ASSERT_EQ_HEX(poll_mask(fd), POLLIN | POLLOUT);
 	ASSERT_EQ_HEX(
 	        epoll_mask(fd, EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLWRNORM),
@@ -69,8 +64,7 @@ TEST(efd_rdnorm_not_reported)
 
 TEST(efd_read_returns_and_resets)
 {
-	int fd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, EFD_NONBLOCK);
 	write_u64(fd, 3);
 	write_u64(fd, 4);
 	ASSERT_EQ(read_u64(fd), 7);
@@ -81,8 +75,7 @@ TEST(efd_read_returns_and_resets)
 
 TEST(efd_read_larger_buffer_returns_8)
 {
-	int fd = sys_eventfd(9, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(9, EFD_NONBLOCK);
 	uint64_t buf[2] = {0, 0xdeadULL};
 	ASSERT_EQ(sys_read(fd, buf, sizeof(buf)), 8);
 	ASSERT_EQ(buf[0], 9);
@@ -93,8 +86,7 @@ TEST(efd_write_must_be_exactly_8)
 {
 	/* This kernel (write_iter) wants exactly 8 bytes: longer is EINVAL,
 	 * unlike read, which takes any buffer of at least 8. */
-	int fd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, EFD_NONBLOCK);
 	uint64_t w[2] = {5, 6};
 	ASSERT_ERRNO(sys_write(fd, w, sizeof(w)), EINVAL);
 	ASSERT_ERRNO(sys_write(fd, w, 9), EINVAL);
@@ -105,8 +97,7 @@ TEST(efd_write_must_be_exactly_8)
 
 TEST(efd_semaphore_reads_one)
 {
-	int fd = sys_eventfd(3, EFD_NONBLOCK | EFD_SEMAPHORE);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(3, EFD_NONBLOCK | EFD_SEMAPHORE);
 	ASSERT_EQ(read_u64(fd), 1);
 	ASSERT_EQ(read_u64(fd), 1);
 	ASSERT_EQ_HEX(poll_mask(fd), POLLIN | POLLOUT);
@@ -122,8 +113,7 @@ TEST(efd_semaphore_reads_one)
 
 TEST(efd_nonblock_read_eagain)
 {
-	int fd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, EFD_NONBLOCK);
 	uint64_t v = 123;
 	ASSERT_ERRNO(sys_read(fd, &v, 8), EAGAIN);
 	ASSERT_EQ(v, 123);
@@ -131,8 +121,7 @@ TEST(efd_nonblock_read_eagain)
 
 TEST(efd_nonblock_write_overflow_eagain)
 {
-	int fd = sys_eventfd(5, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(5, EFD_NONBLOCK);
 	/* 5 + x must stay <= 0xfffffffffffffffe. */
 	uint64_t v = EFD_MAXCOUNT - 4;
 	ASSERT_ERRNO(sys_write(fd, &v, 8), EAGAIN);
@@ -148,8 +137,7 @@ TEST(efd_nonblock_write_overflow_eagain)
 
 TEST(efd_short_buffer_einval)
 {
-	int fd = sys_eventfd(1, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(1, EFD_NONBLOCK);
 	char b[8] = {0};
 	ASSERT_ERRNO(sys_read(fd, b, 7), EINVAL);
 	ASSERT_ERRNO(sys_read(fd, b, 1), EINVAL);
@@ -163,13 +151,11 @@ TEST(efd_short_buffer_einval)
 
 TEST(efd_write_all_ones_einval)
 {
-	int fd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, EFD_NONBLOCK);
 	uint64_t v = 0xffffffffffffffffULL;
 	ASSERT_ERRNO(sys_write(fd, &v, 8), EINVAL);
 	/* Also on a blocking eventfd (it would never fit). */
-	int bfd = sys_eventfd(0, 0);
-	ASSERT_GE(bfd, 0);
+	int bfd = new_efd(0, 0);
 	ASSERT_ERRNO(sys_write(bfd, &v, 8), EINVAL);
 	ASSERT_EQ_HEX(poll_mask(fd), POLLOUT);
 }
@@ -179,37 +165,31 @@ TEST(efd_bad_flags_einval)
 	ASSERT_ERRNO(sys_eventfd(0, O_APPEND), EINVAL);
 	ASSERT_ERRNO(sys_eventfd(0, -1), EINVAL);
 	ASSERT_ERRNO(sys_eventfd(0, EFD_NONBLOCK | 0x2), EINVAL);
-	int fd = sys_eventfd(0, EFD_SEMAPHORE | EFD_CLOEXEC | EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, EFD_SEMAPHORE | EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_OK(sys_close(fd));
 }
 
 TEST(efd_flags_visible_through_fcntl)
 {
-	int fd = sys_eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	int fl = sys_fcntl(fd, F_GETFL, 0);
 	ASSERT_GE(fl, 0);
 	ASSERT_TRUE(fl & O_NONBLOCK);
 	ASSERT_EQ(fl & O_ACCMODE, O_RDWR);
 	ASSERT_EQ(sys_fcntl(fd, F_GETFD, 0), FD_CLOEXEC);
-	int fd2 = sys_eventfd(0, 0);
-	ASSERT_GE(fd2, 0);
+	int fd2 = new_efd(0, 0);
 	ASSERT_FALSE(sys_fcntl(fd2, F_GETFL, 0) & O_NONBLOCK);
 	ASSERT_EQ(sys_fcntl(fd2, F_GETFD, 0), 0);
 }
 
 TEST(efd_initval)
 {
-	int fd = sys_eventfd(5, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(5, EFD_NONBLOCK);
 	ASSERT_EQ_HEX(poll_mask(fd), POLLIN | POLLOUT);
 	ASSERT_EQ(read_u64(fd), 5);
-	int fd2 = sys_eventfd(UINT_MAX, EFD_NONBLOCK);
-	ASSERT_GE(fd2, 0);
+	int fd2 = new_efd(UINT_MAX, EFD_NONBLOCK);
 	ASSERT_EQ_HEX(read_u64(fd2), 0xffffffffULL);
-	int fd3 = sys_eventfd(7, EFD_NONBLOCK | EFD_SEMAPHORE);
-	ASSERT_GE(fd3, 0);
+	int fd3 = new_efd(7, EFD_NONBLOCK | EFD_SEMAPHORE);
 	ASSERT_EQ(read_u64(fd3), 1);
 }
 
@@ -240,12 +220,11 @@ static void *reader_fn(void *arg)
 
 TEST(efd_blocking_read_woken_by_writer)
 {
-	int fd = sys_eventfd(0, 0);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, 0);
 	struct efd_thread t = {.fd = fd, .value = 42, .delay_ms = 100};
 	pthread_t th;
+	int64_t t0 = now_ms(); /* before the writer's sleep can start */
 	ASSERT_EQ(pthread_create(&th, NULL, writer_fn, &t), 0);
-	int64_t t0 = now_ms();
 	ASSERT_EQ(read_u64(fd), 42);
 	ASSERT_GE(now_ms() - t0, 50);
 	ASSERT_EQ(pthread_join(th, NULL), 0);
@@ -253,13 +232,12 @@ TEST(efd_blocking_read_woken_by_writer)
 
 TEST(efd_blocking_write_woken_by_reader)
 {
-	int fd = sys_eventfd(0, 0);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, 0);
 	write_u64(fd, EFD_MAXCOUNT);
 	struct efd_thread t = {.fd = fd, .delay_ms = 100};
 	pthread_t th;
+	int64_t t0 = now_ms(); /* before the reader's sleep can start */
 	ASSERT_EQ(pthread_create(&th, NULL, reader_fn, &t), 0);
-	int64_t t0 = now_ms();
 	write_u64(fd, 3); /* blocks until the reader empties the counter */
 	ASSERT_GE(now_ms() - t0, 50);
 	ASSERT_EQ(pthread_join(th, NULL), 0);
@@ -269,8 +247,7 @@ TEST(efd_blocking_write_woken_by_reader)
 
 TEST(efd_blocking_semaphore_read_woken)
 {
-	int fd = sys_eventfd(0, EFD_SEMAPHORE);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, EFD_SEMAPHORE);
 	struct efd_thread t = {.fd = fd, .value = 2, .delay_ms = 100};
 	pthread_t th;
 	ASSERT_EQ(pthread_create(&th, NULL, writer_fn, &t), 0);
@@ -282,8 +259,7 @@ TEST(efd_blocking_semaphore_read_woken)
 TEST(efd_epoll_wait_woken_by_writer)
 {
 	int ep = new_ep();
-	int fd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, fd, EPOLLIN, 99);
 	struct efd_thread t = {.fd = fd, .value = 1, .delay_ms = 100};
 	pthread_t th;
@@ -298,8 +274,7 @@ TEST(efd_epoll_wait_woken_by_writer)
 TEST(efd_et_event_on_every_write)
 {
 	int ep = new_ep();
-	int fd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, fd, EPOLLIN | EPOLLOUT | EPOLLET, 1);
 	struct epoll_event out[2];
 	/* Initially OUT (ADD polls once). */
@@ -325,8 +300,7 @@ TEST(efd_et_event_on_every_write)
 TEST(efd_et_event_on_read_for_out)
 {
 	int ep = new_ep();
-	int fd = sys_eventfd(4, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(4, EFD_NONBLOCK);
 	ADD(ep, fd, EPOLLIN | EPOLLOUT | EPOLLET, 1);
 	struct epoll_event out[2];
 	ASSERT_EQ(wait0(ep, out, 2), 1);
@@ -341,8 +315,7 @@ TEST(efd_et_event_on_read_for_out)
 TEST(efd_et_semaphore_read_reports_current_mask)
 {
 	int ep = new_ep();
-	int fd = sys_eventfd(2, EFD_NONBLOCK | EFD_SEMAPHORE);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(2, EFD_NONBLOCK | EFD_SEMAPHORE);
 	ADD(ep, fd, EPOLLIN | EPOLLOUT | EPOLLET, 1);
 	struct epoll_event out[2];
 	ASSERT_EQ(wait0(ep, out, 2), 1);
@@ -358,8 +331,7 @@ TEST(efd_et_in_only_read_gives_nothing)
 	/* A read wakes with key EPOLLOUT: an IN-only ET item is not queued,
 	 * even though the counter is still > 0. */
 	int ep = new_ep();
-	int fd = sys_eventfd(3, EFD_NONBLOCK | EFD_SEMAPHORE);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(3, EFD_NONBLOCK | EFD_SEMAPHORE);
 	ADD(ep, fd, EPOLLIN | EPOLLET, 1);
 	struct epoll_event out[2];
 	ASSERT_EQ(wait0(ep, out, 2), 1);
@@ -376,8 +348,7 @@ TEST(efd_et_out_only_write_gives_nothing)
 	/* A write wakes with key EPOLLIN: an OUT-only ET item is not queued,
 	 * even though the eventfd is still writable. */
 	int ep = new_ep();
-	int fd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, fd, EPOLLOUT | EPOLLET, 1);
 	struct epoll_event out[2];
 	ASSERT_EQ(wait0(ep, out, 2), 1);
@@ -393,8 +364,7 @@ TEST(efd_et_write_zero_wakes)
 {
 	/* Writing 0 does not change the counter but still wakes (key IN). */
 	int ep = new_ep();
-	int fd = sys_eventfd(1, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(1, EFD_NONBLOCK);
 	ADD(ep, fd, EPOLLIN | EPOLLET, 1);
 	struct epoll_event out[2];
 	ASSERT_EQ(wait0(ep, out, 2), 1);
@@ -411,8 +381,7 @@ TEST(efd_et_write_zero_wakes)
 TEST(efd_lt_keeps_reporting)
 {
 	int ep = new_ep();
-	int fd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, fd, EPOLLIN, 5);
 	struct epoll_event out[2];
 	ASSERT_EQ(wait0(ep, out, 2), 0);
@@ -429,8 +398,7 @@ TEST(efd_lt_keeps_reporting)
 TEST(efd_lt_out_always)
 {
 	int ep = new_ep();
-	int fd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, fd, EPOLLOUT, 5);
 	struct epoll_event out[2];
 	for (int i = 0; i < 3; i++) {
@@ -444,8 +412,7 @@ TEST(efd_lt_out_always)
 TEST(efd_oneshot_fires_once_mod_rearms)
 {
 	int ep = new_ep();
-	int fd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, fd, EPOLLIN | EPOLLONESHOT, 1);
 	struct epoll_event out[2];
 	ASSERT_EQ(wait0(ep, out, 2), 0);
@@ -474,8 +441,7 @@ TEST(efd_oneshot_fires_once_mod_rearms)
 TEST(efd_oneshot_mod_not_ready_waits_for_write)
 {
 	int ep = new_ep();
-	int fd = sys_eventfd(1, EFD_NONBLOCK);
-	ASSERT_GE(fd, 0);
+	int fd = new_efd(1, EFD_NONBLOCK);
 	ADD(ep, fd, EPOLLIN | EPOLLONESHOT, 1);
 	struct epoll_event out[2];
 	ASSERT_EQ(wait0(ep, out, 2), 1);

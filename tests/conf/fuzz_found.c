@@ -39,8 +39,7 @@ TEST(fuzz_found_pipe_partial_read_of_full_pipe_wakes_no_writer)
 {
 	int p[2], ep = new_ep();
 	ff_full_pipe(p);
-	int efd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(efd, 0);
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, p[1], EPOLLOUT, 1);
 	ADD(ep, efd, EPOLLIN, 2);
 	struct epoll_event ev[4];
@@ -60,8 +59,7 @@ TEST(fuzz_found_pipe_partial_read_of_full_pipe_no_et_event)
 {
 	int p[2], ep = new_ep();
 	ff_full_pipe(p);
-	int efd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(efd, 0);
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, p[1], EPOLLOUT | EPOLLET, 1);
 	ADD(ep, efd, EPOLLIN | EPOLLET, 2);
 	struct epoll_event ev[4];

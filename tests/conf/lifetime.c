@@ -51,11 +51,6 @@ static void expect_(int line, int ep, uint32_t mask, const uint64_t *want,
 #define EXPECT(ep, ...) EXPECT_M(ep, EPOLLIN, __VA_ARGS__)
 #define EXPECT_NONE(ep) expect_(__LINE__, ep, 0, NULL, 0)
 
-static void mkpipe(int p[2])
-{
-	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
-}
-
 static int ctl(int ep, int op, int fd, uint32_t events, uint64_t data)
 {
 	struct epoll_event e = {.events = events, .data.u64 = data};
@@ -70,7 +65,7 @@ static int ctl(int ep, int op, int fd, uint32_t events, uint64_t data)
 TEST(life_del_through_dup_enoent)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 1);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
@@ -84,7 +79,7 @@ TEST(life_del_through_dup_enoent)
 TEST(life_mod_through_dup_enoent)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 1);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
@@ -96,7 +91,7 @@ TEST(life_mod_through_dup_enoent)
 TEST(life_add_dup_two_registrations)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
 	ADD(ep, p[0], EPOLLIN, 1);
@@ -120,7 +115,7 @@ TEST(life_add_dup_two_registrations)
 TEST(life_add_dup_independent_modes)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
 	ADD(ep, p[0], EPOLLIN | EPOLLET, 1);
@@ -141,7 +136,7 @@ TEST(life_add_dup_independent_modes)
 TEST(life_close_registered_fd_dup_alive_events_continue)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 7);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
@@ -160,7 +155,7 @@ TEST(life_close_registered_fd_dup_alive_events_continue)
 TEST(life_closed_number_del_mod_ebadf)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 7);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
@@ -176,7 +171,7 @@ TEST(life_closed_number_del_mod_ebadf)
 TEST(life_dup2_same_file_onto_closed_number_eexist)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 7);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
@@ -195,8 +190,8 @@ TEST(life_dup2_same_file_onto_closed_number_eexist)
 TEST(life_close_last_ref_removes_registration)
 {
 	int ep = new_ep(), p[2], q[2];
-	mkpipe(p);
-	mkpipe(q);
+	new_pipe(p, O_NONBLOCK);
+	new_pipe(q, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 1);
 	int num = p[0];
 	ASSERT_OK(sys_close(num)); /* the read end's only reference */
@@ -214,8 +209,8 @@ TEST(life_close_last_ref_removes_registration)
 TEST(life_close_ready_item_leaves_ready_list)
 {
 	int ep = new_ep(), p[2], q[2];
-	mkpipe(p);
-	mkpipe(q);
+	new_pipe(p, O_NONBLOCK);
+	new_pipe(q, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 1);
 	ADD(ep, q[0], EPOLLIN, 2);
 	write_byte(p[1]);
@@ -228,7 +223,7 @@ TEST(life_close_ready_item_leaves_ready_list)
 TEST(life_close_dup_keeps_registration)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 5);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
@@ -242,7 +237,7 @@ TEST(life_close_dup_keeps_registration)
 TEST(life_two_regs_close_one_number_both_stay)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	int d = sys_dup(p[0]);
 	ASSERT_GE(d, 0);
 	ADD(ep, p[0], EPOLLIN, 1);
@@ -258,7 +253,7 @@ TEST(life_two_regs_close_one_number_both_stay)
 TEST(life_close_write_end_registration_removed)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[1], EPOLLOUT, 1);
 	ADD(ep, p[0], EPOLLIN, 2);
 	EXPECT_M(ep, EPOLLOUT, 1);
@@ -273,8 +268,8 @@ TEST(life_close_write_end_registration_removed)
 TEST(life_dup2_over_registered_last_ref)
 {
 	int ep = new_ep(), p[2], q[2];
-	mkpipe(p);
-	mkpipe(q);
+	new_pipe(p, O_NONBLOCK);
+	new_pipe(q, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 1);
 	write_byte(p[1]); /* queued */
 	write_byte(q[1]);
@@ -289,8 +284,8 @@ TEST(life_dup2_over_registered_last_ref)
 TEST(life_dup2_over_registered_old_file_alive)
 {
 	int ep = new_ep(), p[2], q[2];
-	mkpipe(p);
-	mkpipe(q);
+	new_pipe(p, O_NONBLOCK);
+	new_pipe(q, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 1);
 	int keep = sys_dup(p[0]);
 	ASSERT_GE(keep, 0);
@@ -413,7 +408,7 @@ TEST(life_epoll_dup_add_into_itself_einval)
 TEST(life_close_epoll_other_instance_unaffected)
 {
 	int ep1 = new_ep(), ep2 = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep1, p[0], EPOLLIN, 1);
 	ADD(ep2, p[0], EPOLLIN, 2);
 	write_byte(p[1]);
@@ -433,7 +428,7 @@ TEST(life_close_epoll_other_instance_unaffected)
 TEST(life_close_epoll_then_new_instance_same_pipe)
 {
 	int p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	int ep1 = new_ep();
 	ADD(ep1, p[0], EPOLLIN | EPOLLET, 1);
 	write_byte(p[1]);

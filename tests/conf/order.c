@@ -263,8 +263,7 @@ TEST(order_ten_eventfds_maxevents_3)
 	int ep = new_ep();
 	int efd[10];
 	for (int i = 0; i < 10; i++) {
-		efd[i] = sys_eventfd(0, EFD_NONBLOCK);
-		ASSERT_GE(efd[i], 0);
+		efd[i] = new_efd(0, EFD_NONBLOCK);
 		ADD(ep, efd[i], EPOLLIN, (uint64_t)(100 + i));
 	}
 	for (int i = 0; i < 10; i++)
@@ -286,8 +285,7 @@ TEST(order_ten_eventfds_half_drained)
 	int ep = new_ep();
 	int efd[10];
 	for (int i = 0; i < 10; i++) {
-		efd[i] = sys_eventfd(0, EFD_NONBLOCK);
-		ASSERT_GE(efd[i], 0);
+		efd[i] = new_efd(0, EFD_NONBLOCK);
 		ADD(ep, efd[i], EPOLLIN, (uint64_t)(100 + i));
 		write_u64(efd[i], 1);
 	}
@@ -496,8 +494,7 @@ TEST(order_same_file_ready_at_add_follows_add_order)
 TEST(order_same_eventfd_et_items_newest_first)
 {
 	int ep = new_ep();
-	int efd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(efd, 0);
+	int efd = new_efd(0, EFD_NONBLOCK);
 	int d = sys_dup(efd);
 	ASSERT_GE(d, 0);
 	ADD(ep, efd, EPOLLIN | EPOLLET, 1);

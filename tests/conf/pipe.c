@@ -11,15 +11,6 @@
 
 static char big[70000];
 
-static void new_pipe(int p[2], int flags)
-{
-	p[0] = p[1] = -1;
-	ASSERT_OK(sys_pipe2(p, flags));
-	ASSERT_GE(p[0], 0);
-	ASSERT_GE(p[1], 0);
-	ASSERT_NE(p[0], p[1]);
-}
-
 static void write_n(int fd, size_t n)
 {
 	ASSERT_EQ(sys_write(fd, big, n), n);
@@ -416,9 +407,9 @@ TEST(pipe_blocking_read_woken_by_writer)
 	new_pipe(p, 0);
 	struct pipe_thread t = {.fd = p[1], .delay_ms = 100, .n = 5};
 	pthread_t th;
+	int64_t t0 = now_ms(); /* before the writer's sleep can start */
 	ASSERT_EQ(pthread_create(&th, NULL, pipe_writer_fn, &t), 0);
 	char b[16];
-	int64_t t0 = now_ms();
 	ASSERT_EQ(sys_read(p[0], b, sizeof(b)), 5);
 	ASSERT_GE(now_ms() - t0, 50);
 	ASSERT_EQ(pthread_join(th, NULL), 0);
@@ -447,8 +438,8 @@ TEST(pipe_blocking_write_woken_by_reader)
 	ASSERT_OK(sys_fcntl(p[1], F_SETFL, fl & ~O_NONBLOCK));
 	struct pipe_thread t = {.fd = p[0], .delay_ms = 100, .n = PAGE};
 	pthread_t th;
+	int64_t t0 = now_ms(); /* before the reader's sleep can start */
 	ASSERT_EQ(pthread_create(&th, NULL, pipe_reader_fn, &t), 0);
-	int64_t t0 = now_ms();
 	ASSERT_EQ(sys_write(p[1], big, PAGE), PAGE);
 	ASSERT_GE(now_ms() - t0, 50);
 	ASSERT_EQ(pthread_join(th, NULL), 0);

@@ -97,8 +97,12 @@ static void *waiter_main(void *arg)
 	const sigset_t *mask = w->use_mask ? &w->mask : NULL;
 	struct timespec ts = {w->timeout / 1000,
 	                      (long)(w->timeout % 1000) * 1000000};
-	atomic_store(&w->started, 1);
+	/*
+	 * Before `started`: the test sleeps only once it sees it, so the
+	 * elapsed time covers the test's sleep even if we are preempted here.
+	 */
 	int64_t t0 = now_ms();
+	atomic_store(&w->started, 1);
 	switch (w->call) {
 	case C_WAIT:
 		w->ret = sys_epoll_wait(w->fd, w->ev, 4, w->timeout);

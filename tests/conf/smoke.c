@@ -3,10 +3,8 @@
 
 TEST(smoke_eventfd_wait)
 {
-	int ep = sys_epoll_create1(0);
-	ASSERT_GE(ep, 0);
-	int efd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(efd, 0);
+	int ep = new_ep();
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 42);
 	struct epoll_event ev[4];
 	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 0);

@@ -165,6 +165,16 @@ static inline int new_efd(unsigned int init, int flags)
 	return fd;
 }
 
+/* A new pipe (pipe2 flags); asserts success. */
+static inline void new_pipe(int p[2], int flags)
+{
+	p[0] = p[1] = -1;
+	ASSERT_OK(sys_pipe2(p, flags));
+	ASSERT_GE(p[0], 0);
+	ASSERT_GE(p[1], 0);
+	ASSERT_NE(p[0], p[1]);
+}
+
 /* A number that was an eventfd and is closed now (for EBADF). */
 static inline int closed_fd(void)
 {

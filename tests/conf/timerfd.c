@@ -173,8 +173,7 @@ TEST(tfd_settime_gettime_ebadf)
 TEST(tfd_settime_gettime_not_timerfd)
 {
 	struct itimerspec t = its(10, 0), cur;
-	int efd = sys_eventfd(0, 0);
-	ASSERT_GE(efd, 0);
+	int efd = new_efd(0, 0);
 	ASSERT_ERRNO(sys_timerfd_settime(efd, 0, &t, NULL), EINVAL);
 	ASSERT_ERRNO(sys_timerfd_gettime(efd, &cur), EINVAL);
 	int ep = new_ep();
@@ -452,6 +451,7 @@ TEST(tfd_abstime_future_monotonic_and_realtime)
 	for (unsigned i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		int fd = new_tfd(c[i], TFD_NONBLOCK);
 		struct timespec now;
+		int64_t t0 = now_ms(); /* before the deadline's base */
 		clock_gettime(c[i], &now);
 		struct itimerspec t = {.it_value = now};
 		t.it_value.tv_nsec += 40 * MS;
@@ -459,7 +459,6 @@ TEST(tfd_abstime_future_monotonic_and_realtime)
 			t.it_value.tv_sec++;
 			t.it_value.tv_nsec -= 1000000000L;
 		}
-		int64_t t0 = now_ms();
 		ASSERT_OK(sys_timerfd_settime(fd, TFD_TIMER_ABSTIME, &t, NULL));
 		struct itimerspec cur;
 		ASSERT_OK(sys_timerfd_gettime(fd, &cur));

@@ -47,11 +47,6 @@ static void expect_none_(int line, int ep)
 }
 #define EXPECT_NONE(ep) expect_none_(__LINE__, ep)
 
-static void mkpipe(int p[2])
-{
-	ASSERT_OK(sys_pipe2(p, O_NONBLOCK));
-}
-
 /* Fill a non-blocking pipe: 4096-byte writes until EAGAIN; returns bytes. */
 static size_t fill_pipe(int wfd)
 {
@@ -118,7 +113,7 @@ static int fdinfo_events(int ep, int tfd, uint32_t *events)
 TEST(trig_lt_pipe_read_reports_while_ready)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 11);
 	EXPECT_NONE(ep);
 	write_byte(p[1]);
@@ -134,7 +129,7 @@ TEST(trig_lt_pipe_read_reports_while_ready)
 TEST(trig_lt_pipe_write_end_out)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[1], EPOLLOUT, 12);
 	EXPECT_ONE(ep, EPOLLOUT, 12);
 	EXPECT_ONE(ep, EPOLLOUT, 12);
@@ -223,7 +218,7 @@ TEST(trig_nested_epoll_never_writable)
 TEST(trig_et_pipe_reports_once)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLET, 21);
 	write_byte(p[1]);
 	EXPECT_ONE(ep, EPOLLIN, 21);
@@ -234,7 +229,7 @@ TEST(trig_et_pipe_reports_once)
 TEST(trig_et_pipe_second_write_without_read)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLET, 22);
 	write_byte(p[1]);
 	EXPECT_ONE(ep, EPOLLIN, 22);
@@ -250,7 +245,7 @@ TEST(trig_et_pipe_second_write_without_read)
 TEST(trig_et_pipe_partial_read_no_event)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLET, 23);
 	ASSERT_EQ(sys_write(p[1], "abcd", 4), 4);
 	EXPECT_ONE(ep, EPOLLIN, 23);
@@ -263,7 +258,7 @@ TEST(trig_et_pipe_partial_read_no_event)
 TEST(trig_et_pipe_drain_then_write)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLET, 24);
 	write_byte(p[1]);
 	EXPECT_ONE(ep, EPOLLIN, 24);
@@ -279,7 +274,7 @@ TEST(trig_et_pipe_drain_then_write)
 TEST(trig_et_add_already_ready_reports_once)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	write_byte(p[1]);
 	ADD(ep, p[0], EPOLLIN | EPOLLET, 25);
 	EXPECT_ONE(ep, EPOLLIN, 25);
@@ -289,7 +284,7 @@ TEST(trig_et_add_already_ready_reports_once)
 TEST(trig_et_pipe_write_end)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[1], EPOLLOUT | EPOLLET, 26);
 	EXPECT_ONE(ep, EPOLLOUT, 26); /* ready at ADD */
 	EXPECT_NONE(ep);
@@ -393,7 +388,7 @@ TEST(trig_et_nested_epoll_every_child_wakeup)
 TEST(trig_et_hup_reported_once)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLET, 27);
 	ASSERT_OK(sys_close(p[1]));
 	EXPECT_ONE(ep, EPOLLHUP, 27);
@@ -405,7 +400,7 @@ TEST(trig_et_hup_reported_once)
 TEST(trig_oneshot_fires_once)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLONESHOT, 41);
 	write_byte(p[1]);
 	EXPECT_ONE(ep, EPOLLIN, 41);
@@ -417,7 +412,7 @@ TEST(trig_oneshot_fires_once)
 TEST(trig_oneshot_disabled_ignores_hup)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLONESHOT, 42);
 	write_byte(p[1]);
 	EXPECT_ONE(ep, EPOLLIN, 42);
@@ -431,7 +426,7 @@ TEST(trig_oneshot_disabled_ignores_hup)
 TEST(trig_oneshot_write_end_disabled_ignores_err)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[1], EPOLLOUT | EPOLLONESHOT, 44);
 	EXPECT_ONE(ep, EPOLLOUT, 44);
 	ASSERT_OK(sys_close(p[0]));
@@ -460,7 +455,7 @@ TEST(trig_oneshot_mod_rearms_ready_immediately)
 TEST(trig_oneshot_mod_rearm_not_ready_waits)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLONESHOT, 49);
 	write_byte(p[1]);
 	EXPECT_ONE(ep, EPOLLIN, 49);
@@ -534,7 +529,7 @@ TEST(trig_mod_in_to_out)
 TEST(trig_mod_pipe_in_to_out_on_read_end)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	write_byte(p[1]);
 	ADD(ep, p[0], EPOLLIN, 64);
 	EXPECT_ONE(ep, EPOLLIN, 64);
@@ -547,7 +542,7 @@ TEST(trig_mod_pipe_in_to_out_on_read_end)
 TEST(trig_mod_changes_data_of_queued_item)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 67);
 	write_byte(p[1]);
 	MOD(ep, p[0], EPOLLIN, 68); /* while it sits on the ready list */
@@ -559,7 +554,7 @@ TEST(trig_mod_changes_data_of_queued_item)
 TEST(trig_mod_lt_to_et)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	write_byte(p[1]);
 	ADD(ep, p[0], EPOLLIN, 69);
 	EXPECT_ONE(ep, EPOLLIN, 69);
@@ -575,7 +570,7 @@ TEST(trig_mod_lt_to_et)
 TEST(trig_mod_to_zero_events_still_hup)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	write_byte(p[1]);
 	ADD(ep, p[0], EPOLLIN, 72);
 	EXPECT_ONE(ep, EPOLLIN, 72);
@@ -594,7 +589,7 @@ TEST(trig_mod_to_zero_events_still_hup)
 TEST(trig_pipe_never_reports_rdhup)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN | EPOLLRDHUP, 81);
 	write_byte(p[1]);
 	EXPECT_ONE(ep, EPOLLIN, 81);
@@ -638,7 +633,7 @@ TEST(trig_wakeup_accepted_and_cleared)
 TEST(trig_fdinfo_err_hup_always_added)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], 0, 86);
 	uint32_t evs = 0;
 	ASSERT_EQ(fdinfo_events(ep, p[0], &evs), 1);
@@ -651,7 +646,7 @@ TEST(trig_fdinfo_err_hup_always_added)
 TEST(trig_events_zero_still_reports_hup)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], 0, 88);
 	write_byte(p[1]);
 	EXPECT_NONE(ep);
@@ -687,7 +682,7 @@ TEST(trig_reported_mask_is_registered_mask)
 TEST(trig_pipe_rdnorm_wrnorm_when_asked)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	write_byte(p[1]);
 	ADD(ep, p[0], EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLPRI, 98);
 	ADD(ep, p[1], EPOLLWRNORM, 99);
@@ -705,8 +700,8 @@ TEST(trig_pipe_rdnorm_wrnorm_when_asked)
 TEST(trig_err_hup_reported_when_not_requested)
 {
 	int ep = new_ep(), p[2], q[2];
-	mkpipe(p);
-	mkpipe(q);
+	new_pipe(p, O_NONBLOCK);
+	new_pipe(q, O_NONBLOCK);
 	ADD(ep, p[1], EPOLLIN, 93);  /* write end, watched for IN */
 	ADD(ep, q[0], EPOLLOUT, 94); /* read end, watched for OUT */
 	EXPECT_NONE(ep);
@@ -720,7 +715,7 @@ TEST(trig_err_hup_reported_when_not_requested)
 TEST(trig_closed_writer_pipe_hup)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[0], EPOLLIN, 95);
 	ASSERT_OK(sys_close(p[1]));
 	EXPECT_ONE(ep, EPOLLHUP, 95);
@@ -733,7 +728,7 @@ TEST(trig_closed_writer_pipe_hup)
 TEST(trig_closed_reader_pipe_out_err)
 {
 	int ep = new_ep(), p[2];
-	mkpipe(p);
+	new_pipe(p, O_NONBLOCK);
 	ADD(ep, p[1], EPOLLOUT, 96);
 	EXPECT_ONE(ep, EPOLLOUT, 96);
 	ASSERT_OK(sys_close(p[0]));

@@ -23,8 +23,8 @@ struct waiter {
 static inline void *waiter_main(void *arg)
 {
 	struct waiter *w = arg;
+	int64_t t0 = now_ms(); /* before `started`, which tests may wait for */
 	atomic_store(&w->started, 1);
-	int64_t t0 = now_ms();
 	w->ret = sys_epoll_wait(w->ep, w->ev, w->max, w->timeout);
 	w->err = errno;
 	w->elapsed = now_ms() - t0;

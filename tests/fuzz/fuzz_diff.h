@@ -202,6 +202,20 @@ FZ_FN void fz_set(struct fz_state *s, int i, enum fz_kind kind, int kfd,
 	s->slot[i] = (struct fz_slot){kind, kfd, ufd};
 }
 
+/* Keep a pair that both sides created; close a half-made one. */
+FZ_FN void fz_keep(struct fz_state *s, int i, enum fz_kind kind, int kfd,
+                   int ufd)
+{
+	if (kfd >= 0 && ufd >= 0) {
+		fz_set(s, i, kind, kfd, ufd);
+		return;
+	}
+	if (kfd >= 0)
+		close(kfd);
+	if (ufd >= 0)
+		uepoll_close(ufd);
+}
+
 /* ---- the operations ---- */
 
 FZ_FN void fz_op_create_epoll(struct fz_state *s)
@@ -222,14 +236,7 @@ FZ_FN void fz_op_create_epoll(struct fz_state *s)
 	int ur = legacy ? uepoll_create(size) : uepoll_create1(flags);
 	int ue = errno;
 	fz_cmp_ret(s, "epoll_create", kr, ke, ur, ue);
-	if (kr >= 0 && ur >= 0)
-		fz_set(s, i, FZ_EPOLL, kr, ur);
-	else {
-		if (kr >= 0)
-			close(kr);
-		if (ur >= 0)
-			uepoll_close(ur);
-	}
+	fz_keep(s, i, FZ_EPOLL, kr, ur);
 }
 
 FZ_FN void fz_op_create_pipe(struct fz_state *s)
@@ -306,14 +313,7 @@ FZ_FN void fz_op_create_eventfd(struct fz_state *s)
 	int ur = uepoll_eventfd(init, flags);
 	int ue = errno;
 	fz_cmp_ret(s, "eventfd", kr, ke, ur, ue);
-	if (kr >= 0 && ur >= 0)
-		fz_set(s, i, FZ_EVENTFD, kr, ur);
-	else {
-		if (kr >= 0)
-			close(kr);
-		if (ur >= 0)
-			uepoll_close(ur);
-	}
+	fz_keep(s, i, FZ_EVENTFD, kr, ur);
 }
 
 static const uint32_t fz_bits[] = {
@@ -556,14 +556,7 @@ FZ_FN void fz_op_dup(struct fz_state *s)
 	int ur = uepoll_dup(ufd);
 	int ue = errno;
 	fz_cmp_ret(s, "dup", kr, ke, ur, ue);
-	if (kr >= 0 && ur >= 0)
-		fz_set(s, d, s->slot[i].kind, kr, ur);
-	else {
-		if (kr >= 0)
-			close(kr);
-		if (ur >= 0)
-			uepoll_close(ur);
-	}
+	fz_keep(s, d, s->slot[i].kind, kr, ur);
 }
 
 /* Register a slot in an epoll slot with a plain mask (the common case). */

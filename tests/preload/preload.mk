@@ -9,13 +9,20 @@ $(B)/t/preload-test: tests/preload/preload_test.c
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $< -ldl $(LDLIBS)
 
+# A plain epoll program with one mistake, for the diagnostic mode (issue 13).
+$(B)/t/diag-mistake: tests/preload/diag_mistake.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $<
+
 ifeq ($(SAN),)
-PRELOAD_RUNS := "tests/preload/run $(B)/t/preload-test"
-test: $(B)/t/preload-test $(PRELOAD_SO)
+PRELOAD_RUNS := "tests/preload/run $(B)/t/preload-test" \
+	"tests/preload/diag_run $(B)/t/diag-mistake"
+test: $(B)/t/preload-test $(B)/t/diag-mistake $(PRELOAD_SO)
 else
 PRELOAD_RUNS := "echo 'skip preload: the preload of a sanitizer build needs an instrumented program'; echo 'preload: 0 passed, 0 failed, 1 skipped'"
 endif
 
 .PHONY: test-preload
 test-preload: $(B)/t/preload-test $(PRELOAD_SO)
-	@sh -c $(PRELOAD_RUNS)
+	@tools/run-tests $(PRELOAD_RUNS)
