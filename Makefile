@@ -9,7 +9,7 @@ VERSION := 0.1.0
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS_release := -O2 -g
 CFLAGS_asan    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-CFLAGS_tsan    := -O1 -g -fsanitize=thread
+CFLAGS_tsan    := -O1 -g -fsanitize=thread -Wno-tsan
 ifeq ($(origin CFLAGS_$(BUILD)),undefined)
 $(error unknown BUILD=$(BUILD): use release, asan or tsan)
 endif

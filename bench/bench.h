@@ -87,6 +87,7 @@ void bench_mem(void);
 int mem_child_main(long nreg);
 void bench_pingpong(void);
 void bench_busypoll(void);
+void bench_busypoll_one_cpu(void); /* --only busypoll1 */
 void bench_herd(void);
 void bench_batch(void);
 int callgrind_main(int argc, char **argv);

@@ -551,6 +551,8 @@ int main(int argc, char **argv)
 		bench_pingpong();
 	if (wanted(only, "busypoll"))
 		bench_busypoll();
+	if (wanted(only, "busypoll1"))
+		bench_busypoll_one_cpu();
 	if (wanted(only, "herd"))
 		bench_herd();
 	if (wanted(only, "batch"))

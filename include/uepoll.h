@@ -21,9 +21,12 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #ifdef __cplusplus
@@ -133,9 +136,13 @@ UEPOLL_API int uepoll_setsockopt(int sockfd, int level, int optname,
  * CLOCK_BOOTTIME; TFD_NONBLOCK, TFD_CLOEXEC; TFD_TIMER_ABSTIME.  Read the
  * u64 expiration count with uepoll_read().  Expirations are driven by one
  * service thread, started by the first armed timer, asleep with no timeout
- * while none is armed.  Absolute REALTIME/BOOTTIME times are converted to
- * CLOCK_MONOTONIC when armed: later clock jumps are not followed, and
- * TFD_TIMER_CANCEL_ON_SET never cancels.
+ * while none is armed.  As on Linux, an absolute CLOCK_REALTIME timer and
+ * any CLOCK_BOOTTIME timer follow changes of their clock (clock_settime, a
+ * resume), and TFD_TIMER_CANCEL_ON_SET with TFD_TIMER_ABSTIME cancels on
+ * a change of CLOCK_REALTIME: the timerfd becomes readable (a blocked read
+ * wakes) and the read fails with ECANCELED.  uepoll learns of clock
+ * changes from one kernel timerfd (close-on-exec, at a high descriptor
+ * number) read by a second thread, both created by the first such timer.
  */
 UEPOLL_API int uepoll_timerfd_create(int clockid, int flags);
 UEPOLL_API int uepoll_timerfd_settime(int fd, int flags,
@@ -150,10 +157,51 @@ UEPOLL_API int uepoll_close(int fd);
 UEPOLL_API int uepoll_dup(int oldfd);
 UEPOLL_API int uepoll_dup2(int oldfd, int newfd);
 UEPOLL_API int uepoll_dup3(int oldfd, int newfd, int flags);
-/* F_GETFL, F_SETFL (O_NONBLOCK), F_GETFD, F_SETFD, F_DUPFD, F_DUPFD_CLOEXEC. */
+/*
+ * F_GETFL, F_SETFL (O_NONBLOCK, O_APPEND, O_NOATIME; O_DIRECT on a pipe:
+ * packet mode; O_ASYNC does not stick: no SIGIO), F_GETFD, F_SETFD,
+ * F_DUPFD, F_DUPFD_CLOEXEC, F_GETPIPE_SZ (F_SETPIPE_SZ only to the fixed
+ * 64 KiB).  The descriptor is checked first, the argument is an unsigned
+ * int, as in the kernel.
+ */
 UEPOLL_API int uepoll_fcntl(int fd, int cmd, ...);
 /* poll(2) over uepoll descriptors: O(n) per call, by design (see README). */
 UEPOLL_API int uepoll_poll(struct pollfd *fds, nfds_t nfds, int timeout);
+/* ppoll: the timeout is not written back (as glibc's). */
+UEPOLL_API int uepoll_ppoll(struct pollfd *fds, nfds_t nfds,
+                            const struct timespec *timeout,
+                            const sigset_t *sigmask);
+/*
+ * select and pselect over uepoll and kernel descriptors, with the kernel's
+ * rules (nfds may exceed FD_SETSIZE; select writes back the time left).
+ * The sets are bitmaps indexed by descriptor number, so naming a uepoll
+ * descriptor (>= UEPOLL_FD_BASE) needs sets of at least fd / 8 + 1 bytes
+ * (calloc them: only the bits of kernel descriptors below RLIMIT_NOFILE
+ * and of uepoll descriptors within uepoll's table, which grows by 4096
+ * numbers, are read or written; the rest is ignored as the kernel ignores
+ * bits beyond its table).  glibc's FD_SET aborts for fd >= FD_SETSIZE under
+ * _FORTIFY_SOURCE: use your own bit macros, or better uepoll_poll.
+ */
+UEPOLL_API int uepoll_select(int nfds, fd_set *readfds, fd_set *writefds,
+                             fd_set *exceptfds, struct timeval *timeout);
+UEPOLL_API int uepoll_pselect(int nfds, fd_set *readfds, fd_set *writefds,
+                              fd_set *exceptfds, const struct timespec *timeout,
+                              const sigset_t *sigmask);
+/*
+ * fstat: what a program checks -- S_ISFIFO for a pipe, S_ISSOCK for a
+ * socket, an anonymous inode (no file type bits, mode 0600, uid 0, one
+ * inode number for all) for eventfd, epoll, timerfd and your own objects;
+ * st_nlink 1, st_size 0, st_blksize 4096 as Linux gives.  st_dev, st_rdev
+ * and the times are 0; both ends of a pipe share st_ino.
+ */
+UEPOLL_API int uepoll_fstat(int fd, struct stat *statbuf);
+/* readv/writev: one read or write of the whole vector (atomic for a pipe
+ * write of at most PIPE_BUF bytes, one datagram), IOV_MAX segments. */
+UEPOLL_API ssize_t uepoll_readv(int fd, const struct iovec *iov, int iovcnt);
+UEPOLL_API ssize_t uepoll_writev(int fd, const struct iovec *iov, int iovcnt);
+/* glibc's helpers: one 8-byte read or write; 0, or -1 (errno as set). */
+UEPOLL_API int uepoll_eventfd_read(int fd, eventfd_t *value);
+UEPOLL_API int uepoll_eventfd_write(int fd, eventfd_t value);
 
 /* ---- your own pollable objects -------------------------------------------
  *

@@ -69,6 +69,8 @@ UEPOLL_API int uepoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 	if (!uep_is_uepoll_fd(fd)) {
 		r = uep_ep_ctl_kernel(epf, op, fd,
 		                      op != EPOLL_CTL_DEL ? &ev : NULL);
+		if (!r && uep_diag_on())
+			uep_diag_kernel_ctl(epf, op, fd, &ev);
 		uep_file_put(epf);
 		return (int)uep_ret_errno(r);
 	}
@@ -137,9 +139,9 @@ static int do_epoll_wait(int epfd, struct epoll_event *events, int maxevents,
 	                        (size_t)maxevents * sizeof(struct epoll_event)))
 		r = -EFAULT;
 	else if (uep_diag_on()) {
-		uep_diag_wait(f, epfd, false);
+		uep_diag_wait(f, epfd, NULL, -1);
 		r = uep_ep_wait(f, events, maxevents, dl, sigmask);
-		uep_diag_wait(f, epfd, true);
+		uep_diag_wait(f, epfd, events, (int)r);
 	} else {
 		r = uep_ep_wait(f, events, maxevents, dl, sigmask);
 	}
@@ -254,16 +256,17 @@ UEPOLL_API int uepoll_close(int fd)
 	return (int)uep_ret_errno(uep_fd_close(fd));
 }
 
-/* F_DUPFD's lowest number >= minfd, within uepoll's numbers. */
-static int do_dupfd(int oldfd, int minfd, unsigned fd_flags)
+/*
+ * F_DUPFD's lowest number >= minfd, within uepoll's numbers: a new
+ * reference to f.  minfd is fcntl's unsigned int argument.
+ */
+static int dupfd_file(struct uepoll_file *f, unsigned minfd, unsigned fd_flags)
 {
-	if (minfd < 0 || (minfd >= UEPOLL_FD_BASE &&
-	                  (long)minfd - UEPOLL_FD_BASE >= uep_fd_limit()))
+	if (minfd >= UEPOLL_FD_BASE &&
+	    minfd - UEPOLL_FD_BASE >= (unsigned long)uep_fd_limit())
 		return -EINVAL;
-	struct uepoll_file *f = uep_fget(oldfd);
-	if (!f)
-		return -EBADF;
-	int fd = uep_fd_install(f, fd_flags, minfd);
+	uep_file_get(f);
+	int fd = uep_fd_install(f, fd_flags, (int)minfd);
 	if (fd < 0)
 		uep_file_put(f);
 	return fd;
@@ -273,7 +276,12 @@ UEPOLL_API int uepoll_dup(int oldfd)
 {
 	if (!uep_is_uepoll_fd(oldfd))
 		return dup(oldfd);
-	return (int)uep_ret_errno(do_dupfd(oldfd, 0, 0));
+	struct uepoll_file *f = uep_fget(oldfd);
+	if (!f)
+		return (int)uep_ret_errno(-EBADF);
+	int r = dupfd_file(f, 0, 0);
+	uep_file_put(f);
+	return (int)uep_ret_errno(r);
 }
 
 static int do_dup3(int oldfd, int newfd, int flags)
@@ -312,47 +320,44 @@ UEPOLL_API int uepoll_dup2(int oldfd, int newfd)
 	return (int)uep_ret_errno(do_dup3(oldfd, newfd, 0));
 }
 
+/* The kernel's order: the descriptor first (EBADF), then the command. */
 static int do_fcntl(int fd, int cmd, long arg)
 {
-	struct uepoll_file *f;
+	unsigned argi = (unsigned)arg; /* the kernel's (unsigned int)arg */
+	struct uepoll_file *f = uep_fget(fd);
 	int r;
+	if (!f)
+		return -EBADF;
 	switch (cmd) {
 	case F_DUPFD:
 	case F_DUPFD_CLOEXEC:
-		if (arg < 0 || arg > INT_MAX)
-			return -EINVAL;
-		return do_dupfd(fd, (int)arg,
-		                cmd == F_DUPFD_CLOEXEC ? UEP_FD_CLOEXEC : 0);
+		r = dupfd_file(f, argi,
+		               cmd == F_DUPFD_CLOEXEC ? UEP_FD_CLOEXEC : 0);
+		break;
 	case F_GETFD:
 		r = uep_fd_get_flags(fd);
-		return r < 0 ? r : ((r & UEP_FD_CLOEXEC) ? FD_CLOEXEC : 0);
+		if (r >= 0)
+			r = (r & UEP_FD_CLOEXEC) ? FD_CLOEXEC : 0;
+		break;
 	case F_SETFD:
-		return uep_fd_set_flags(fd, (arg & FD_CLOEXEC) ? UEP_FD_CLOEXEC
-		                                               : 0);
+		r = uep_fd_set_flags(fd,
+		                     (argi & FD_CLOEXEC) ? UEP_FD_CLOEXEC : 0);
+		break;
 	case F_GETFL:
-		f = uep_fget(fd);
-		if (!f)
-			return -EBADF;
 		r = atomic_load(&f->f_flags);
-		uep_file_put(f);
-		return r;
+		break;
 	case F_SETFL:
-		f = uep_fget(fd);
-		if (!f)
-			return -EBADF;
-		/* Only O_NONBLOCK can change; other bits are ignored. */
-		int old = atomic_load(&f->f_flags);
-		atomic_store(&f->f_flags,
-		             (old & ~O_NONBLOCK) | ((int)arg & O_NONBLOCK));
-		uep_file_put(f);
-		return 0;
+		r = uep_file_setfl(f, argi);
+		break;
+	case F_GETPIPE_SZ:
+	case F_SETPIPE_SZ:
+		r = uep_file_pipe_size(f, cmd, argi);
+		break;
 	default:
-		f = uep_fget(fd);
-		if (!f)
-			return -EBADF;
-		uep_file_put(f);
-		return -EINVAL;
+		r = -EINVAL;
 	}
+	uep_file_put(f);
+	return r;
 }
 
 UEPOLL_API int uepoll_fcntl(int fd, int cmd, ...)

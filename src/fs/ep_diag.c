@@ -38,7 +38,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fs/eventpoll_int.h"
 #include "fs/fdtable.h"
@@ -471,12 +473,157 @@ static void et_scan(struct uep_eventpoll *ep, bool end)
 	free(items);
 }
 
-void uep_diag_wait(struct uepoll_file *epf, int epfd, bool end)
+/*
+ * Kernel fds live in the instance's kernel half, which keeps nothing in
+ * uepoll; in diagnostic mode their registrations are remembered here (by
+ * instance and data, with the file's device and inode), so that the
+ * edge-triggered check covers them too.  Their reads go to the kernel
+ * unseen, so a suspect (still readable at the owner's next wait) is
+ * reported only when that wait times out with nothing delivered: a new
+ * edge would have ended it.  A global table under one leaf lock.
+ */
+struct kreg {
+	struct kreg *next;
+	uint32_t id;
+	int fd;
+	uint32_t events;
+	uint64_t data;
+	dev_t dev;
+	ino_t ino;
+	bool armed, suspect;
+	const void *owner;
+};
+static struct uep_mutex kreg_lock = UEP_MUTEX_INITIALIZER;
+static struct kreg *kreg_tab[DIAG_BUCKETS];
+static _Atomic int kreg_armed; /* armed or suspect entries, a hint */
+
+static struct kreg **kreg_slot(uint32_t id, uint64_t data)
+{
+	return &kreg_tab[(id * 2654435761u ^ (uint32_t)data ^
+	                  (uint32_t)(data >> 32)) %
+	                 DIAG_BUCKETS];
+}
+
+/* The entry of (id, fd) anywhere, with the link to it.  kreg_lock held. */
+static struct kreg **kreg_find_fd(uint32_t id, int fd)
+{
+	for (size_t i = 0; i < DIAG_BUCKETS; i++)
+		for (struct kreg **pp = &kreg_tab[i]; *pp; pp = &(*pp)->next)
+			if ((*pp)->id == id && (*pp)->fd == fd)
+				return pp;
+	return NULL;
+}
+
+void uep_diag_kernel_ctl(struct uepoll_file *epf, int op, int fd,
+                         const struct epoll_event *ev)
+{
+	if (!uep_is_file_epoll(epf))
+		return;
+	uint32_t id = ((struct uep_eventpoll *)epf->private_data)->id;
+	struct stat st;
+	uep_mutex_lock(&kreg_lock);
+	struct kreg **pp = kreg_find_fd(id, fd), *k = pp ? *pp : NULL;
+	if (k) {
+		*pp = k->next;
+		if (op == EPOLL_CTL_DEL) {
+			free(k);
+			k = NULL;
+		}
+	} else if (op == EPOLL_CTL_ADD && fstat(fd, &st) == 0) {
+		k = calloc(1, sizeof(*k));
+		if (k) {
+			k->id = id;
+			k->fd = fd;
+			k->dev = st.st_dev;
+			k->ino = st.st_ino;
+		}
+	}
+	if (k) {
+		k->events = ev->events;
+		k->data = ev->data.u64;
+		k->armed = k->suspect = false;
+		pp = kreg_slot(id, k->data);
+		k->next = *pp;
+		*pp = k;
+	}
+	uep_mutex_unlock(&kreg_lock);
+}
+
+/* Still the registered file, and readable?  (A closed number reused by
+ * another file is not.) */
+static bool kreg_readable(const struct kreg *k)
+{
+	struct stat st;
+	struct pollfd p = {.fd = k->fd, .events = POLLIN};
+	return fstat(k->fd, &st) == 0 && st.st_dev == k->dev &&
+	       st.st_ino == k->ino && poll(&p, 1, 0) == 1 &&
+	       (p.revents & POLLIN);
+}
+
+static void kreg_scan(struct uep_eventpoll *ep, int epfd,
+                      const struct epoll_event *events, int n)
+{
+	if (n < 0 && !atomic_load(&kreg_armed))
+		return;
+	uep_mutex_lock(&kreg_lock);
+	for (size_t i = 0; i < DIAG_BUCKETS; i++) {
+		for (struct kreg *k = kreg_tab[i]; k; k = k->next) {
+			if (k->id != ep->id || k->owner != ME)
+				continue;
+			if (n < 0 && k->armed) {
+				k->armed = false;
+				k->suspect = kreg_readable(k);
+				atomic_fetch_add(&kreg_armed, k->suspect - 1);
+			} else if (n >= 0 && k->suspect) {
+				k->suspect = false;
+				atomic_fetch_sub(&kreg_armed, 1);
+				if (n == 0 && kreg_readable(k))
+					report(UEPOLL_DIAG_ET_UNREAD, ep->id,
+					       epfd, k->fd, 1,
+					       "EPOLLIN was delivered "
+					       "edge-triggered and the file is "
+					       "still readable, but this wait "
+					       "timed out: no new edge comes "
+					       "for "
+					       "the data left; read until "
+					       "EAGAIN, or drop EPOLLET");
+			}
+		}
+	}
+	/* Arm the edge-triggered ones this wait delivered EPOLLIN for. */
+	for (int j = 0; j < n; j++) {
+		if (!(events[j].events & EPOLLIN))
+			continue;
+		struct kreg *hit = NULL;
+		int hits = 0;
+		for (struct kreg *k = *kreg_slot(ep->id, events[j].data.u64); k;
+		     k = k->next)
+			if (k->id == ep->id && k->data == events[j].data.u64) {
+				hit = k;
+				hits++;
+			}
+		/* Two registrations with one data: which fired is unknown. */
+		if (hits != 1 || !(hit->events & EPOLLET) ||
+		    (hit->events & EPOLLONESHOT))
+			continue;
+		if (!hit->armed && !hit->suspect)
+			atomic_fetch_add(&kreg_armed, 1);
+		if (hit->suspect)
+			hit->suspect = false;
+		hit->armed = true;
+		hit->owner = ME;
+	}
+	uep_mutex_unlock(&kreg_lock);
+}
+
+void uep_diag_wait(struct uepoll_file *epf, int epfd,
+                   const struct epoll_event *events, int n)
 {
 	if (!uep_is_file_epoll(epf))
 		return;
 	uep_diag_note_epfd(epf, epfd);
-	et_scan(epf->private_data, end);
+	et_scan(epf->private_data, n >= 0);
+	kreg_scan(epf->private_data, epfd, events, n);
 }
 
 /* ---- hooks in the API ---- */

@@ -36,8 +36,15 @@ void uep_diag_free(struct uep_eventpoll *ep);
 /* ---- hooks in the API ---- */
 /* The descriptor by which the program knows the instance of epf. */
 void uep_diag_note_epfd(struct uepoll_file *epf, int epfd);
-/* A uepoll_wait on epf (known as epfd) begins, or returned (end). */
-void uep_diag_wait(struct uepoll_file *epf, int epfd, bool end);
+/*
+ * A uepoll_wait on epf (known as epfd) begins (n < 0), or returned n
+ * (events: what it delivered).
+ */
+void uep_diag_wait(struct uepoll_file *epf, int epfd,
+                   const struct epoll_event *events, int n);
+/* A uepoll_ctl of kernel fd in epf's kernel half succeeded. */
+void uep_diag_kernel_ctl(struct uepoll_file *epf, int op, int fd,
+                         const struct epoll_event *ev);
 /* A read or recv on f returned r. */
 void uep_diag_read(struct uepoll_file *f, long r);
 /* uepoll_close(fd) of a uepoll descriptor, before the close. */

@@ -267,6 +267,15 @@ int uep_fd_set_flags(int fd, unsigned fd_flags)
 	return r;
 }
 
+long uep_fd_span(void)
+{
+	long n = 0;
+	for (long i = 0; i < UEP_FD_NCHUNKS; i++)
+		if (atomic_load_explicit(&chunks[i], memory_order_acquire))
+			n = i + 1;
+	return n * UEP_FD_CHUNK;
+}
+
 long uep_fd_limit(void)
 {
 	pthread_mutex_lock(&table_lock);

@@ -41,6 +41,11 @@ int uep_fd_get_flags(int fd);
 int uep_fd_set_flags(int fd, unsigned fd_flags);
 
 long uep_fd_limit(void);
+/*
+ * How many numbers (from UEPOLL_FD_BASE) the table has room for now, like
+ * the kernel's max_fds: no number beyond it is open (select's bound).
+ */
+long uep_fd_span(void);
 int uep_fd_set_limit(long limit);
 
 #endif

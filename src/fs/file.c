@@ -21,7 +21,7 @@ struct uepoll_file *uep_file_alloc(const struct uepoll_file_operations *fops,
 	f->f_op = fops;
 	f->f_sop = NULL;
 	f->private_data = private_data;
-	atomic_init(&f->f_flags, flags & (O_ACCMODE | O_NONBLOCK));
+	atomic_init(&f->f_flags, flags & (O_ACCMODE | O_NONBLOCK | O_DIRECT));
 	switch (flags & O_ACCMODE) {
 	case O_RDONLY:
 		f->f_mode = UEP_FMODE_READ;

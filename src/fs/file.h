@@ -40,7 +40,7 @@ struct uepoll_file {
 	/* A user socket's operations (uepoll_socket_create), or NULL. */
 	const struct uepoll_socket_operations *f_sop;
 	void *private_data;
-	_Atomic int f_flags; /* O_ACCMODE bits and O_NONBLOCK */
+	_Atomic int f_flags; /* O_ACCMODE bits, then F_SETFL's (api/io_api.c) */
 	unsigned f_mode;     /* UEP_FMODE_*; fixed at creation */
 	struct uep_mutex f_lock;
 	struct uep_epitem *f_ep; /* watchers, under f_lock (eventpoll.c) */
@@ -64,8 +64,8 @@ struct uepoll_poll_table {
 };
 
 /*
- * A new file with one reference (the caller's).  flags: O_ACCMODE and
- * O_NONBLOCK.  Returns NULL when out of memory.
+ * A new file with one reference (the caller's).  flags: O_ACCMODE,
+ * O_NONBLOCK, O_DIRECT.  Returns NULL when out of memory.
  */
 struct uepoll_file *uep_file_alloc(const struct uepoll_file_operations *fops,
                                    void *private_data, int flags);

@@ -7,7 +7,8 @@
  * nothing.  Every write wakes the readers' queue (epoll relies on it: a
  * second write without a read is a new edge), a read that frees a slot of
  * a full pipe wakes the writers' queue, and the last reader or writer leaving
- * wakes both with key 0.
+ * wakes both with key 0.  A writer with O_DIRECT writes packets (a slot is
+ * never topped up, and a read takes at most one packet, dropping its rest).
  */
 #include <errno.h>
 #include <limits.h>
@@ -26,6 +27,7 @@
 struct pipe_slot {
 	char *page;
 	uint32_t offset, len;
+	bool packet; /* written in packet mode (O_DIRECT): never merged */
 };
 
 struct pipe_inode {
@@ -89,6 +91,10 @@ static ssize_t pipe_read(struct uepoll_file *f, void *buf, size_t n)
 		s->offset += (uint32_t)chunk;
 		s->len -= (uint32_t)chunk;
 		ret += chunk;
+		/* A packet is read at most once: its rest is dropped. */
+		bool packet = s->packet;
+		if (packet)
+			s->len = 0;
 		if (s->len == 0) {
 			if (!p->spare)
 				p->spare = s->page;
@@ -97,6 +103,8 @@ static ssize_t pipe_read(struct uepoll_file *f, void *buf, size_t n)
 			s->page = NULL;
 			p->tail++;
 		}
+		if (packet)
+			break;
 	}
 	bool eof = ret == 0 && !p->writers;
 	/* Writers hear of it only if this read made the full pipe writable. */
@@ -145,11 +153,18 @@ static ssize_t pipe_write(struct uepoll_file *f, const void *buf, size_t n)
 		ret = -EPIPE;
 		goto out;
 	}
-	/* Top up the last slot with the sub-page remainder if it all fits. */
+	/*
+	 * Top up the last slot with the sub-page remainder if it all fits and
+	 * that slot is not a packet (as the kernel, even when this write is
+	 * one); in packet mode (the writer's O_DIRECT) every new page is a
+	 * packet.
+	 */
+	bool packet = atomic_load_explicit(&f->f_flags, memory_order_relaxed) &
+	              O_DIRECT;
 	size_t chars = n % PIPE_PAGE;
 	if (chars && !pipe_empty(p)) {
 		struct pipe_slot *s = &p->slots[(p->head - 1) % PIPE_SLOTS];
-		if (s->offset + s->len + chars <= PIPE_PAGE) {
+		if (!s->packet && s->offset + s->len + chars <= PIPE_PAGE) {
 			memcpy(s->page + s->offset + s->len, src, chars);
 			s->len += (uint32_t)chars;
 			ret = (ssize_t)chars;
@@ -172,7 +187,7 @@ static ssize_t pipe_write(struct uepoll_file *f, const void *buf, size_t n)
 			chunk = PIPE_PAGE;
 		memcpy(page, src + ret, chunk);
 		p->slots[p->head % PIPE_SLOTS] =
-		        (struct pipe_slot){page, 0, (uint32_t)chunk};
+		        (struct pipe_slot){page, 0, (uint32_t)chunk, packet};
 		p->head++;
 		ret += (ssize_t)chunk;
 	}
@@ -226,9 +241,28 @@ static const struct uepoll_file_operations pipe_fops = {
         .release = pipe_release,
 };
 
+/*
+ * F_SETPIPE_SZ: the capacity is fixed, so only a size that rounds to it
+ * (round_pipe_size: a power of two of at least a page) succeeds.  A resize
+ * wakes the writers even when nothing changed, as pipe_resize_ring does.
+ */
+int uep_pipe_set_size(struct uepoll_file *f, unsigned size)
+{
+	struct pipe_inode *p = f->private_data;
+	if (size <= UEP_PIPE_SIZE / 2 || size > UEP_PIPE_SIZE)
+		return -EINVAL;
+	uep_wake_up(&p->wr_wait, 0);
+	return UEP_PIPE_SIZE;
+}
+
+bool uep_is_file_pipe(const struct uepoll_file *f)
+{
+	return f->f_op == &pipe_fops;
+}
+
 int uep_pipe_create(int fds[2], int flags)
 {
-	if (flags & ~(O_CLOEXEC | O_NONBLOCK))
+	if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT))
 		return -EINVAL;
 	struct pipe_inode *p = calloc(1, sizeof(*p));
 	if (!p)
@@ -239,8 +273,11 @@ int uep_pipe_create(int fds[2], int flags)
 	p->readers = p->writers = 1;
 	int nb = flags & O_NONBLOCK;
 	struct uepoll_file *r = uep_file_alloc(&pipe_fops, p, O_RDONLY | nb);
+	/* O_DIRECT (packet mode) is the write end's only, as in the kernel. */
 	struct uepoll_file *w =
-	        r ? uep_file_alloc(&pipe_fops, p, O_WRONLY | nb) : NULL;
+	        r ? uep_file_alloc(&pipe_fops, p,
+	                           O_WRONLY | nb | (flags & O_DIRECT))
+	          : NULL;
 	if (!w) {
 		if (r) {
 			uep_mutex_destroy(&r->f_lock);

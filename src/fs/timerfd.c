@@ -20,24 +20,33 @@
  * stale, by comparing sequence numbers (see timer.h), so settime never
  * waits for the service thread.  Only the release waits, to free safely.
  *
- * Clocks: deadlines are kept on CLOCK_MONOTONIC.  An absolute
- * CLOCK_REALTIME or CLOCK_BOOTTIME time is converted when it is armed, so
- * a later jump of the wall clock (settimeofday) or a suspend is not
- * followed, unlike Linux; TFD_TIMER_CANCEL_ON_SET is accepted and never
- * cancels.
+ * Clocks: deadlines are kept on CLOCK_MONOTONIC.  A timer that follows
+ * its clock -- an absolute CLOCK_REALTIME one, and any CLOCK_BOOTTIME one
+ * (the kernel arms a relative CLOCK_REALTIME timer on the monotonic clock)
+ * -- remembers the clock's offset from CLOCK_MONOTONIC when armed
+ * (ctx->offs).  Such timers are on the follow list; when the timer
+ * service reports a clock change (uep_timer_watch_clock), each moves its
+ * deadline by the change of its offset and is re-armed, and one armed
+ * with TFD_TIMER_CANCEL_ON_SET is cancelled as in the kernel: one tick,
+ * an EPOLLIN wake-up, and the next read fails with ECANCELED.  Lock order:
+ * follow_lock -> ctx->wqh.lock -> the service's lock.
  */
 #include "fs/timerfd.h"
 
 #include <errno.h>
 #include <linux/capability.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "kernel/timer.h"
+#include "lib/list.h"
 
 #define NSEC_PER_SEC 1000000000LL
+/* Offsets closer than this are the same (two clock reads differ a bit). */
+#define OFFS_SLACK_NS 20000
 
 struct timerfd_ctx {
 	struct uepoll_wait_queue wqh; /* its lock guards all below */
@@ -47,7 +56,16 @@ struct timerfd_ctx {
 	uint64_t ticks;  /* expirations not read yet */
 	bool expired;    /* fired and not re-armed yet */
 	int clockid;
+	/* following the clock: under wqh.lock */
+	bool follow;           /* the deadline moves with the clock */
+	bool might_cancel;     /* TFD_TIMER_CANCEL_ON_SET with ABSTIME */
+	bool canceled;         /* the clock changed: the next read fails */
+	int64_t offs;          /* clock - CLOCK_MONOTONIC when armed */
+	struct uep_list flink; /* on follow_list (REALTIME, BOOTTIME) */
 };
+
+static pthread_mutex_t follow_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct uep_list follow_list = {&follow_list, &follow_list};
 
 static const struct uepoll_file_operations timerfd_fops;
 
@@ -79,6 +97,15 @@ static int64_t clock_ns(clockid_t c)
 	struct timespec ts;
 	clock_gettime(c, &ts);
 	return ts_to_ns(&ts);
+}
+
+/* clock - CLOCK_MONOTONIC, the monotonic time read on both sides. */
+static int64_t clock_offset(clockid_t c)
+{
+	int64_t m0 = uep_timer_now();
+	int64_t t = clock_ns(c);
+	int64_t m1 = uep_timer_now();
+	return t - (m0 + (m1 - m0) / 2);
 }
 
 /*
@@ -158,6 +185,15 @@ static ssize_t timerfd_read(struct uepoll_file *f, void *buf, size_t n)
 		uep_wq_unlock(&ctx->wqh);
 		return -EAGAIN;
 	}
+	/* The clock changed: the ticks do not count, nothing is re-armed. */
+	if (ctx->canceled) {
+		ctx->canceled = false;
+		ctx->offs = clock_offset(ctx->clockid);
+		ctx->ticks = 0;
+		ctx->expired = false;
+		uep_wq_unlock(&ctx->wqh);
+		return -ECANCELED;
+	}
 	timerfd_rearm(ctx);
 	uint64_t v = ctx->ticks;
 	ctx->ticks = 0;
@@ -167,9 +203,48 @@ static ssize_t timerfd_read(struct uepoll_file *f, void *buf, size_t n)
 	return sizeof(v);
 }
 
+/*
+ * The clock changed (timerfd_clock_was_set): move the deadlines of the
+ * timers that follow it, cancel those armed with TFD_TIMER_CANCEL_ON_SET.
+ */
+static void timerfd_clock_changed(void)
+{
+	struct uep_list *pos;
+	pthread_mutex_lock(&follow_lock);
+	uep_list_for_each(pos, &follow_list)
+	{
+		struct timerfd_ctx *ctx =
+		        uep_list_entry(pos, struct timerfd_ctx, flink);
+		uep_wq_lock(&ctx->wqh);
+		int64_t offs = clock_offset(ctx->clockid);
+		int64_t d = offs - ctx->offs;
+		if ((ctx->follow || ctx->might_cancel) &&
+		    (d > OFFS_SLACK_NS || d < -OFFS_SLACK_NS)) {
+			ctx->offs = offs;
+			if (ctx->follow && ctx->expires) {
+				ctx->expires = add_sat(ctx->expires, -d);
+				if (!ctx->expired)
+					uep_timer_start(&ctx->t, ctx->expires);
+			}
+			if (ctx->might_cancel && !ctx->canceled) {
+				ctx->canceled = true;
+				ctx->ticks++;
+				uep_wake_up_locked(&ctx->wqh, EPOLLIN, 1);
+			}
+		}
+		uep_wq_unlock(&ctx->wqh);
+	}
+	pthread_mutex_unlock(&follow_lock);
+}
+
 static void timerfd_release(struct uepoll_file *f)
 {
 	struct timerfd_ctx *ctx = f->private_data;
+	if (ctx->clockid != CLOCK_MONOTONIC) {
+		pthread_mutex_lock(&follow_lock);
+		uep_list_del_init(&ctx->flink);
+		pthread_mutex_unlock(&follow_lock);
+	}
 	uep_timer_cancel_sync(&ctx->t);
 	uep_wq_destroy(&ctx->wqh);
 	free(ctx);
@@ -220,6 +295,7 @@ int uep_timerfd_create(int clockid, int flags)
 	uep_wq_init(&ctx->wqh);
 	uep_timer_init(&ctx->t, timerfd_fire);
 	ctx->clockid = clockid;
+	uep_list_init(&ctx->flink);
 	struct uepoll_file *f = uep_file_alloc(&timerfd_fops, ctx,
 	                                       O_RDWR | (flags & TFD_NONBLOCK));
 	if (!f) {
@@ -227,18 +303,13 @@ int uep_timerfd_create(int clockid, int flags)
 		free(ctx);
 		return -ENOMEM;
 	}
+	if (clockid != CLOCK_MONOTONIC) {
+		pthread_mutex_lock(&follow_lock);
+		uep_list_add(&ctx->flink, &follow_list);
+		pthread_mutex_unlock(&follow_lock);
+	}
 	/* On failure the put releases ctx through timerfd_release. */
 	return uep_file_install(f, flags & TFD_CLOEXEC ? O_CLOEXEC : 0);
-}
-
-/* The CLOCK_MONOTONIC deadline of an absolute time on ctx's clock. */
-static int64_t abs_to_mono(struct timerfd_ctx *ctx, int64_t t)
-{
-	if (ctx->clockid == CLOCK_MONOTONIC)
-		return t;
-	int64_t other = clock_ns(ctx->clockid);
-	int64_t mono = uep_timer_now();
-	return add_sat(t, mono - other);
 }
 
 int uep_timerfd_settime(struct uepoll_file *f, int flags,
@@ -249,8 +320,16 @@ int uep_timerfd_settime(struct uepoll_file *f, int flags,
 		return -EINVAL;
 	struct timerfd_ctx *ctx = f->private_data;
 	int64_t texp = ts_to_ns(&new_value->it_value);
+	bool abs = flags & TFD_TIMER_ABSTIME;
+	bool follow = ctx->clockid == CLOCK_BOOTTIME ||
+	              (ctx->clockid == CLOCK_REALTIME && abs);
+	bool might_cancel = ctx->clockid == CLOCK_REALTIME && abs &&
+	                    (flags & TFD_TIMER_CANCEL_ON_SET);
 	int r = 0;
 
+	/* Before the lock: it may start the watcher (a thread). */
+	if ((follow && texp) || might_cancel)
+		uep_timer_watch_clock(timerfd_clock_changed);
 	uep_wq_lock(&ctx->wqh);
 	uep_timer_cancel(&ctx->t);
 	if (old_value) {
@@ -263,9 +342,15 @@ int uep_timerfd_settime(struct uepoll_file *f, int flags,
 	ctx->ticks = 0;
 	ctx->tintv = ts_to_ns(&new_value->it_interval);
 	ctx->expires = 0;
+	ctx->follow = follow;
+	ctx->might_cancel = might_cancel;
+	ctx->canceled = false;
+	ctx->offs = ctx->clockid == CLOCK_MONOTONIC
+	                    ? 0
+	                    : clock_offset(ctx->clockid);
 	if (texp) {
-		if (flags & TFD_TIMER_ABSTIME)
-			ctx->expires = abs_to_mono(ctx, texp);
+		if (abs)
+			ctx->expires = add_sat(texp, -ctx->offs);
 		else
 			ctx->expires = add_sat(uep_timer_now(), texp);
 		r = uep_timer_start(&ctx->t, ctx->expires);

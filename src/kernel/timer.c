@@ -20,6 +20,18 @@
  *   1 ns (prctl) and it blocks every signal, so it never runs the
  *   program's handlers nor steals a signal meant for another thread.
  *
+ * CLOCK CHANGES
+ *   Deadlines are monotonic; owners whose timers follow the wall clock
+ *   (timerfd's absolute CLOCK_REALTIME timers, TFD_TIMER_CANCEL_ON_SET)
+ *   learn of clock changes through uep_timer_watch_clock().  The first
+ *   call creates one kernel timerfd (CLOCK_REALTIME, close-on-exec, moved
+ *   to a high descriptor number), armed at a far absolute time with
+ *   TFD_TIMER_CANCEL_ON_SET, and a watcher thread blocked in read() on it
+ *   (every signal blocked).  A change of the clock fails that read with
+ *   ECANCELED: the watcher re-arms the timerfd first (a change after that
+ *   cancels it again, none is lost), then calls the owner's function,
+ *   which recomputes its deadlines and re-arms them here.
+ *
  * FORK
  *   The child has no service thread.  The prepare handler takes svc.lock
  *   once no timer function is running (so the thread holds no lock of an
@@ -31,10 +43,15 @@
 #include "kernel/timer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/list.h"
 
@@ -277,6 +294,98 @@ bool uep_timer_thread_started(void)
 	return s;
 }
 
+/* ---- clock changes ---- */
+
+static struct {
+	pthread_mutex_t lock;
+	int fd; /* the kernel timerfd, or -1 */
+	void (*fn)(void);
+} cw = {PTHREAD_MUTEX_INITIALIZER, -1, NULL};
+
+/* Arm fd far in the future, to be cancelled by the next clock change. */
+static int cw_arm(int fd)
+{
+	struct itimerspec far = {.it_value = {.tv_sec = (time_t)INT32_MAX * 4}};
+	return timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET,
+	                       &far, NULL);
+}
+
+static void *cw_main(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	pthread_setname_np(pthread_self(), "uepoll-clock");
+	for (;;) {
+		uint64_t v;
+		if (read(fd, &v, sizeof(v)) < 0 && errno == ECANCELED) {
+			cw_arm(fd);
+			cw.fn();
+		}
+	}
+	return NULL;
+}
+
+/* Create the timerfd and the watcher; cw.lock held. */
+static int cw_start(void)
+{
+	int fd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* Out of the way of the program's low numbers. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 64) {
+		int hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)(rl.rlim_cur / 2));
+		if (hi >= 0) {
+			close(fd);
+			fd = hi;
+		}
+	}
+	if (cw_arm(fd) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	pthread_attr_t attr;
+	pthread_t th;
+	sigset_t all, old;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = pthread_create(&th, &attr, cw_main, (void *)(intptr_t)fd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (r != 0) {
+		close(fd);
+		return -EAGAIN;
+	}
+	cw.fd = fd;
+	return 0;
+}
+
+int uep_timer_watch_clock(void (*fn)(void))
+{
+	int r = 0;
+	pthread_once(&svc_once, svc_init); /* the fork handlers */
+	pthread_mutex_lock(&cw.lock);
+	if (cw.fd < 0) {
+		cw.fn = fn;
+		r = cw_start();
+	}
+	pthread_mutex_unlock(&cw.lock);
+	return r;
+}
+
+/* The child has no watcher: a new timerfd and thread of its own. */
+static void cw_atfork_child(void)
+{
+	pthread_mutex_init(&cw.lock, NULL);
+	if (cw.fd < 0)
+		return;
+	close(cw.fd);
+	cw.fd = -1;
+	cw_start();
+}
+
 /* ---- fork ---- */
 
 /*
@@ -306,6 +415,7 @@ static void atfork_parent(void)
 
 static void atfork_child(void)
 {
+	cw_atfork_child();
 	pthread_mutex_init(&svc.lock, NULL);
 	svc_init_conds();
 	svc.forking = false;

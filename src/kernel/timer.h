@@ -70,6 +70,15 @@ static inline uint64_t uep_timer_seq(const struct uep_timer *t)
 /* CLOCK_MONOTONIC now, in nanoseconds. */
 int64_t uep_timer_now(void);
 
+/*
+ * Clock changes: from the first call on, fn runs (in a thread of its own,
+ * with no lock held) after every change of CLOCK_REALTIME against
+ * CLOCK_MONOTONIC: clock_settime, settimeofday, a resume from suspend.
+ * One kernel timerfd armed with TFD_TIMER_CANCEL_ON_SET tells of them.
+ * Returns 0, or -errno when it could not be set up (fn never runs).
+ */
+int uep_timer_watch_clock(void (*fn)(void));
+
 /* For tests and statistics: armed timers now, and whether the thread exists. */
 long uep_timer_armed(void);
 bool uep_timer_thread_started(void);

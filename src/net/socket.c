@@ -279,7 +279,19 @@ static void unix_release_sock(struct uep_sock *sk, bool embrion)
 	sk->state = UEP_SS_CLOSE;
 	struct uep_sock *skpair = sk->peer;
 	sk->peer = NULL;
-	bool had_data = !uep_list_empty(&sk->rcvq);
+	/*
+	 * Unread data resets the peer.  An empty buffer at the head (a
+	 * zero-length datagram) does not count, the one after it does (the
+	 * kernel skips it for its out-of-band bookkeeping).
+	 */
+	struct uep_list *head = sk->rcvq.next;
+	if (head != &sk->rcvq) {
+		struct uep_skb *first =
+		        uep_list_entry(head, struct uep_skb, link);
+		if (first->len == first->consumed)
+			head = head->next;
+	}
+	bool had_data = head != &sk->rcvq;
 	uep_list_splice_init(&sk->rcvq, &q);
 	atomic_store(&sk->rcvq_len, 0);
 	uep_mutex_unlock(&sk->lock);
@@ -622,7 +634,7 @@ restart:
 	atomic_fetch_add(&other->rcvq_len, 1);
 	skb = NULL;
 	uep_mutex_unlock(&other->lock);
-	uep_wake_up(&other->wq, EPOLLIN | EPOLLRDNORM | EPOLLRDBAND);
+	uep_wake_up(&other->wq, UEP_SOCK_DATA_READY);
 	uep_sock_put(other);
 	return 0;
 

@@ -140,6 +140,12 @@ static inline void uep_iov_to(struct msghdr *msg, size_t off, const void *src,
 	}
 }
 
+/*
+ * The key of a data-ready wake-up (sock_def_readable): EPOLLPRI is in it,
+ * so an item watching PRI and OUT is queued by it and reports OUT.
+ */
+#define UEP_SOCK_DATA_READY (EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND)
+
 static inline bool uep_sock_rcvq_full(struct uep_sock *sk)
 {
 	return atomic_load(&sk->rcvq_len) > atomic_load(&sk->max_ack_backlog);

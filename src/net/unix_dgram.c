@@ -257,7 +257,7 @@ restart:
 	atomic_fetch_add(&other->rcvq_len, 1);
 	skb = NULL;
 	uep_mutex_unlock(&other->lock);
-	uep_wake_up(&other->wq, EPOLLIN | EPOLLRDNORM | EPOLLRDBAND);
+	uep_wake_up(&other->wq, UEP_SOCK_DATA_READY);
 	uep_sock_put(other);
 	return (ssize_t)len;
 

@@ -84,7 +84,7 @@ static ssize_t stream_sendmsg(struct uep_sock *sk, const struct msghdr *msg,
 		uep_list_add_tail(&skb->link, &other->rcvq);
 		atomic_fetch_add(&other->rcvq_len, 1);
 		uep_mutex_unlock(&other->lock);
-		uep_wake_up(&other->wq, EPOLLIN | EPOLLRDNORM | EPOLLRDBAND);
+		uep_wake_up(&other->wq, UEP_SOCK_DATA_READY);
 		sent += (size_t)size;
 	}
 	uep_sock_put(other);

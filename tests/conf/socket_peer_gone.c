@@ -238,3 +238,61 @@ TEST(sock_stream_blocking_write_peer_closes_returns_partial)
 	ASSERT_OK(sys_close(sv[0]));
 	signal(SIGPIPE, SIG_DFL);
 }
+
+/*
+ * Closing with unread data resets the peer (ECONNRESET), but an empty
+ * datagram at the head of the queue does not count; one behind it does.
+ */
+TEST(sock_seqpacket_close_empty_datagram_no_reset)
+{
+	int sv[2];
+	char b[8];
+	ASSERT_OK(
+	        sys_socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv));
+	ASSERT_EQ(sys_write(sv[0], b, 0), 0); /* an empty datagram for s1 */
+	ASSERT_EQ(sys_send(sv[1], "abc", 3, 0), 3);
+	ASSERT_OK(sys_close(sv[1]));
+	ASSERT_EQ(sys_read(sv[0], b, sizeof(b)), 3);
+	ASSERT_EQ(sys_read(sv[0], b, sizeof(b)), 0);
+	ASSERT_OK(sys_close(sv[0]));
+
+	ASSERT_OK(
+	        sys_socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv));
+	ASSERT_EQ(sys_write(sv[0], b, 0), 0);
+	ASSERT_EQ(sys_write(sv[0], b, 0), 0);
+	ASSERT_EQ(sys_send(sv[1], "abc", 3, 0), 3);
+	ASSERT_OK(sys_close(sv[1]));
+	ASSERT_ERRNO(sys_read(sv[0], b, sizeof(b)), ECONNRESET);
+	ASSERT_EQ(sys_read(sv[0], b, sizeof(b)), 3);
+	ASSERT_OK(sys_close(sv[0]));
+}
+
+/*
+ * A socket's data-ready wake-up carries EPOLLPRI in its key (the kernel's
+ * sock_def_readable): an ET item watching OUT|PRI is queued by an arrival
+ * and reports OUT again.
+ */
+TEST(sock_data_ready_key_has_pri)
+{
+	int types[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET};
+	for (int i = 0; i < 3; i++) {
+		int sv[2];
+		uint32_t ev;
+		sk_pair(types[i], sv);
+		int ep = sk_ep();
+		ADD(ep, sv[0], EPOLLOUT | EPOLLPRI | EPOLLET, 1);
+		ASSERT_EQ(sk_wait0(ep, &ev), 1);
+		ASSERT_EQ(sk_wait0(ep, NULL), 0);
+		ASSERT_EQ(sys_send(sv[1], "x", 1, 0), 1);
+		ASSERT_EQ(sk_wait0(ep, &ev), 1);
+		ASSERT_EQ_HEX(ev, EPOLLOUT);
+		/* Watching OUT alone: the arrival does not queue it. */
+		MOD(ep, sv[0], EPOLLOUT | EPOLLET, 1);
+		ASSERT_EQ(sk_wait0(ep, NULL), 1); /* MOD re-polls */
+		ASSERT_EQ(sys_send(sv[1], "x", 1, 0), 1);
+		ASSERT_EQ(sk_wait0(ep, NULL), 0);
+		ASSERT_OK(sys_close(ep));
+		ASSERT_OK(sys_close(sv[0]));
+		ASSERT_OK(sys_close(sv[1]));
+	}
+}

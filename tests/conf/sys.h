@@ -117,6 +117,46 @@ static inline int sys_ioctl(int fd, unsigned long req, void *arg)
 	return SYS_(ioctl, uepoll_ioctl)(fd, req, arg);
 }
 
+/* ---- the calls libc programs expect beside read and write ---- */
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+static inline int sys_fstat(int fd, struct stat *st)
+{
+	return SYS_(fstat, uepoll_fstat)(fd, st);
+}
+static inline int sys_ppoll(struct pollfd *fds, nfds_t n,
+                            const struct timespec *tmo, const sigset_t *mask)
+{
+	return SYS_(ppoll, uepoll_ppoll)(fds, n, tmo, mask);
+}
+static inline int sys_select(int nfds, fd_set *r, fd_set *w, fd_set *e,
+                             struct timeval *tv)
+{
+	return SYS_(select, uepoll_select)(nfds, r, w, e, tv);
+}
+static inline int sys_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
+                              const struct timespec *ts, const sigset_t *mask)
+{
+	return SYS_(pselect, uepoll_pselect)(nfds, r, w, e, ts, mask);
+}
+static inline ssize_t sys_readv(int fd, const struct iovec *iov, int n)
+{
+	return SYS_(readv, uepoll_readv)(fd, iov, n);
+}
+static inline ssize_t sys_writev(int fd, const struct iovec *iov, int n)
+{
+	return SYS_(writev, uepoll_writev)(fd, iov, n);
+}
+static inline int sys_eventfd_read(int fd, eventfd_t *v)
+{
+	return SYS_(eventfd_read, uepoll_eventfd_read)(fd, v);
+}
+static inline int sys_eventfd_write(int fd, eventfd_t v)
+{
+	return SYS_(eventfd_write, uepoll_eventfd_write)(fd, v);
+}
+
 /* ---- small helpers shared by the conformance tests ---- */
 
 /* Register fd in epfd with events and data.u64 = data; asserts success. */

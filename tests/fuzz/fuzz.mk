@@ -5,7 +5,7 @@
 FUZZ_SECONDS ?= 60
 FUZZ_SEEDS   ?= 20000
 FUZZ_CC      ?= clang
-FUZZ_HDRS    := tests/fuzz/fuzz_diff.h
+FUZZ_HDRS    := tests/fuzz/fuzz_diff.h tests/fuzz/fuzz_more.h
 
 # The unit binary includes the fuzz core.
 $(B)/t/unit: $(FUZZ_HDRS)

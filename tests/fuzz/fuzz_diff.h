@@ -2,9 +2,11 @@
  * Differential fuzzing with the kernel as the oracle.
  *
  * A byte string is decoded into a sequence of operations (create an epoll
- * instance, a pipe or an eventfd; epoll_ctl with any op, mask and target,
- * valid or not; epoll_wait with timeout 0 and any maxevents; read, write,
- * close, dup, dup2) on a table of slots.  Each operation is applied to the
+ * instance, a pipe, an eventfd or a socket pair; epoll_ctl with any op,
+ * mask and target, valid or not; epoll_wait with timeout 0 and any
+ * maxevents; read, write, close, dup, dup2; and those of fuzz_more.h:
+ * send/recv/shutdown, fcntl, readv/writev, fstat, ppoll, select) on a
+ * table of slots.  Each operation is applied to the
  * kernel and to uepoll in the same process: a slot holds the kernel's
  * descriptor and uepoll's (their numbers differ), and the two results --
  * return value, errno, the bytes read, the event array in order -- must be
@@ -41,7 +43,7 @@
 /* Every function here is static; not every includer uses all of them. */
 #define FZ_FN static __attribute__((unused))
 
-enum fz_kind { FZ_FREE, FZ_EPOLL, FZ_PIPE_R, FZ_PIPE_W, FZ_EVENTFD };
+enum fz_kind { FZ_FREE, FZ_EPOLL, FZ_PIPE_R, FZ_PIPE_W, FZ_EVENTFD, FZ_SOCK };
 
 struct fz_slot {
 	enum fz_kind kind;
@@ -592,6 +594,8 @@ FZ_FN void fz_op_add(struct fz_state *s)
 	s->n_ctl_ok += kr == 0;
 }
 
+#include "fuzz_more.h"
+
 /* ---- the run ---- */
 
 FZ_FN void fz_cleanup(struct fz_state *s)
@@ -634,7 +638,7 @@ FZ_FN int fz_run(struct fz_state *s, const uint8_t *data, size_t len)
 	while (s->pos < s->len && !s->diverged) {
 		uint8_t op = fz_u8(s);
 		s->nops++;
-		switch (op % 16) {
+		switch (op % 32) {
 		case 0:
 			fz_op_create_epoll(s);
 			break;
@@ -669,7 +673,38 @@ FZ_FN int fz_run(struct fz_state *s, const uint8_t *data, size_t len)
 			fz_op_close(s);
 			break;
 		case 15:
+		case 16:
 			fz_op_dup(s);
+			break;
+		case 17:
+		case 18:
+			fz_op_create_socketpair(s);
+			break;
+		case 19:
+		case 20:
+		case 21:
+		case 22:
+			fz_op_sock(s);
+			break;
+		case 23:
+		case 24:
+			fz_op_fcntl(s);
+			break;
+		case 25:
+		case 26:
+			fz_op_rwv(s);
+			break;
+		case 27:
+			fz_op_fstat(s);
+			break;
+		case 28:
+			fz_op_efd_helper(s);
+			break;
+		case 29:
+			fz_op_poll_select(s);
+			break;
+		default:
+			fz_op_wait(s);
 			break;
 		}
 	}

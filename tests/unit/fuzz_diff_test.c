@@ -2,7 +2,8 @@
  * The seed-driven differential runner (see tests/fuzz/fuzz_diff.h): random
  * operation sequences applied to the kernel and to uepoll, every result
  * compared.  Bounded so that `make test` stays fast; FUZZ_SEEDS=N runs N
- * seeds per test, FUZZ_SEED=S runs seed S only.  Open divergences (listed
+ * seeds per test, FUZZ_BASE=B starts them B seeds later, FUZZ_SEED=S runs
+ * seed S only.  Open divergences (listed
  * in fuzz_diff.h, tested in tests/conf/fuzz_found.c) are steered around
  * unless FUZZ_STRICT is set.
  */
@@ -19,9 +20,12 @@ static void fz_seeds(uint64_t base, long count, size_t len)
 {
 	const char *one = getenv("FUZZ_SEED");
 	const char *n = getenv("FUZZ_SEEDS");
+	const char *from = getenv("FUZZ_BASE");
 	unsigned long tot[5] = {0};
 	if (n)
 		count = atol(n);
+	if (from) /* longer runs: seeds beyond those of make test */
+		base += strtoull(from, NULL, 0);
 	signal(SIGPIPE, SIG_IGN);
 	fz_st.avoid_known = !getenv("FUZZ_STRICT");
 	for (long k = 0; k < count; k++) {
