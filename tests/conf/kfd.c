@@ -345,3 +345,27 @@ TEST(kfd_fork_child_waits_on_shared_mixed_instance)
 	close(p[0]);
 	close(p[1]);
 }
+
+#if SYS_IS_UEPOLL
+#include <stdio.h>
+
+/* uepoll_fdinfo lists the kernel half's fds, not uepoll's own. */
+TEST(kfd_fdinfo_lists_kernel_fds_not_uepolls_own)
+{
+	int ep = sys_epoll_create1(0), efd = sys_eventfd(0, 0), p[2];
+	ASSERT_OK(pipe2(p, O_NONBLOCK));
+	ADD(ep, efd, EPOLLIN, 1);
+	ADD(ep, p[0], EPOLLIN | EPOLLET, 0x77);
+	char buf[4096], want[64];
+	ASSERT_GE(uepoll_fdinfo(ep, buf, sizeof(buf)), 0);
+	int lines = 0;
+	for (char *s = buf; (s = strstr(s, "tfd:")) != NULL; s++)
+		lines++;
+	ASSERT_EQ(lines, 2); /* the eventfd and the pipe; no wake eventfd */
+	snprintf(want, sizeof(want), "tfd: %8d", p[0]);
+	ASSERT_TRUE(strstr(buf, want) != NULL);
+	ASSERT_TRUE(strstr(buf, "data:               77") != NULL);
+	close(p[0]);
+	close(p[1]);
+}
+#endif
