@@ -5,6 +5,7 @@
 #include "runner.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -99,11 +100,13 @@ static double now_s(void)
 
 static int *tracked;
 static size_t ntracked, captracked;
+static pthread_mutex_t tracked_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int test_track_fd(int fd)
 {
 	if (fd < 0)
 		return fd;
+	pthread_mutex_lock(&tracked_lock); /* tests create fds in threads */
 	if (ntracked == captracked) {
 		captracked = captracked ? 2 * captracked : 64;
 		tracked = realloc(tracked, captracked * sizeof(*tracked));
@@ -111,6 +114,7 @@ int test_track_fd(int fd)
 			abort();
 	}
 	tracked[ntracked++] = fd;
+	pthread_mutex_unlock(&tracked_lock);
 	return fd;
 }
 

@@ -42,16 +42,10 @@ int uep_ep_kfd(struct uepoll_file *f)
 	return atomic_load_explicit(&ep->kfd, memory_order_acquire);
 }
 
-/*
- * Make k ep's kernel half and wake whoever must sleep on it.  mtx held.
- * Its wake eventfd comes with it; without one (no fd to be had) waiters
- * sleep in ppoll on the kernel half and their thread's eventfd instead.
- */
+/* Make k ep's kernel half and wake whoever must sleep on it.  mtx held. */
 static void kfd_publish(struct uep_eventpoll *ep, int k)
 {
-	int wfd = uep_kfd_wake_create(k, uep_kfd_token(ep));
 	uep_mutex_lock(&ep->lock);
-	ep->wfd = wfd < 0 ? -1 : wfd;
 	ep->wfd_pid = uep_kfd_pid();
 	atomic_store_explicit(&ep->kfd, k, memory_order_release);
 	ep->kfd_owned = true;
@@ -60,16 +54,36 @@ static void kfd_publish(struct uep_eventpoll *ep, int k)
 }
 
 /*
- * In a forked child, the wake eventfd is the parent's: the child closes
- * its copy (so that the registration goes with the parent's), keeps
- * recognising its token, and sleeps in ppoll.  ep->lock held.
+ * The wake eventfd, made by the first sleep in the kernel half (an
+ * instance whose threads never sleep there needs none).  Only the
+ * process that made the kernel half registers one: in a forked child the
+ * wake eventfd, and the kernel half, are the parent's too, so the child
+ * closes its copy (the registration then goes with the parent's), keeps
+ * recognising its token, and sleeps in ppoll.  Returns the eventfd, or
+ * -1 for a sleep in ppoll (also when no fd can be had).
  */
-void uep_ep_kfd_forked_locked(struct uep_eventpoll *ep)
+int uep_ep_kfd_wake(struct uep_eventpoll *ep)
 {
-	if (ep->wfd >= 0 && ep->wfd_pid != uep_kfd_pid()) {
+	int kfd = atomic_load_explicit(&ep->kfd, memory_order_acquire);
+	bool mine = ep->wfd_pid == uep_kfd_pid();
+	uep_mutex_lock(&ep->mtx);
+	uep_mutex_lock(&ep->lock);
+	if (ep->wfd >= 0 && !mine) {
 		close(ep->wfd);
 		ep->wfd = WFD_FOREIGN;
 	}
+	int wfd = ep->wfd;
+	uep_mutex_unlock(&ep->lock);
+	if (wfd == -1 && mine) {
+		wfd = uep_kfd_wake_create(kfd, uep_kfd_token(ep));
+		if (wfd >= 0) {
+			uep_mutex_lock(&ep->lock);
+			ep->wfd = wfd;
+			uep_mutex_unlock(&ep->lock);
+		}
+	}
+	uep_mutex_unlock(&ep->mtx);
+	return wfd >= 0 ? wfd : -1;
 }
 
 int uep_ep_ctl_kernel(struct uepoll_file *epf, int op, int fd,

@@ -152,13 +152,7 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 		 * w.efd.  A forked child, or an instance without one, sleeps
 		 * in ppoll on the kernel half and the thread's eventfd.
 		 */
-		int wfd = -1;
-		if (kfd >= 0) {
-			uep_mutex_lock(&ep->lock);
-			uep_ep_kfd_forked_locked(ep);
-			wfd = ep->wfd;
-			uep_mutex_unlock(&ep->lock);
-		}
+		int wfd = kfd >= 0 ? uep_ep_kfd_wake(ep) : -1;
 		bool in_kfd = wfd >= 0;
 		if (in_kfd) {
 			uep_waiter_init(&w.w, NULL);

@@ -70,7 +70,7 @@ struct uep_eventpoll {
 	_Atomic int kfd;
 	bool kfd_owned; /* closed with the instance (the preload's is not) */
 	int wfd; /* the wake eventfd in kfd, -1 none, WFD_FOREIGN: a parent's */
-	int wfd_pid;      /* the process that sleeps in kfd (fork: ppoll) */
+	int wfd_pid; /* the process that made kfd (a forked child: ppoll) */
 	bool kernel_only; /* the preload's: kernel fds only, sleeps in kfd */
 	unsigned kalt;    /* which half a harvest takes first, under mtx */
 	/* Items whose (nested) instance's kernel half is in ours, under mtx. */
@@ -153,7 +153,7 @@ int uep_ep_kfd_filter(struct uep_eventpoll *ep, struct epoll_event *events,
                       int n);
 /* ep->wfd of a forked child (ep_kfd.c). */
 #define WFD_FOREIGN (-2)
-void uep_ep_kfd_forked_locked(struct uep_eventpoll *ep);
+int uep_ep_kfd_wake(struct uep_eventpoll *ep);
 /* The instance is going: its kernel half too (if it owns it). */
 void uep_ep_kfd_release(struct uep_eventpoll *ep);
 
