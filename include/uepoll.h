@@ -33,6 +33,42 @@
 extern "C" {
 #endif
 
+/*
+ * Threads and signal handlers.
+ *
+ * Thread-safe: every call, on any descriptor, from any thread, as the
+ * system calls they mirror are (the tracing hook and the limits are
+ * process-wide settings).  Closing a descriptor another thread is using
+ * is safe: the call in progress keeps the object alive, as in the kernel.
+ *
+ * Async-signal-safe (may be called from a signal handler, even one that
+ * interrupted a uepoll call in the same thread): uepoll_write() of 8 bytes
+ * on a uepoll eventfd, and uepoll_read()/uepoll_write()/uepoll_close() on
+ * kernel fds (they are libc's read, write, close).  From a handler that
+ * interrupted uepoll, an eventfd write never sleeps (a blocking eventfd
+ * whose counter is full gives EAGAIN) and its wake-up of epoll, poll and
+ * blocked readers is issued when the interrupted call leaves its critical
+ * section, microseconds later.  Every other call may deadlock in a handler
+ * that interrupted uepoll in the same thread; with signals blocked around
+ * uepoll calls, or from other threads, they are safe.
+ *
+ * fork: the child gets a copy of every in-process object (not shared with
+ * the parent: a pipe does not connect them).  It may create, use and close
+ * objects, and use and close its copies, with these limits:
+ *   - an object another thread was inside a call on at the moment of the
+ *     fork (not asleep: between its locks) may stay locked in the child;
+ *     threads asleep in uepoll_wait, uepoll_poll or a blocking read are
+ *     fine (their waits are dropped in the child);
+ *   - armed timerfds keep firing in the child (the timer service restarts);
+ *   - kernel fds are shared with the parent, as after any fork: the
+ *     kernel epoll that holds an instance's kernel fds is the parent's
+ *     too, so the child should not wait on such an instance; and a
+ *     uepoll_notify eventfd is the parent's too (set a new one);
+ *   - fork from a signal handler that interrupted uepoll is not supported.
+ * The library's global locks are held across fork() (pthread_atfork, set
+ * before any other handler), so the child never finds them taken.
+ */
+
 #if defined(__GNUC__)
 #define UEPOLL_API __attribute__((visibility("default")))
 #else

@@ -98,15 +98,16 @@ static double now_s(void)
 #define target_close close
 #endif
 
+/* Tests create descriptors from several threads: the list has a lock. */
+static pthread_mutex_t tracked_lock = PTHREAD_MUTEX_INITIALIZER;
 static int *tracked;
 static size_t ntracked, captracked;
-static pthread_mutex_t tracked_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int test_track_fd(int fd)
 {
 	if (fd < 0)
 		return fd;
-	pthread_mutex_lock(&tracked_lock); /* tests create fds in threads */
+	pthread_mutex_lock(&tracked_lock);
 	if (ntracked == captracked) {
 		captracked = captracked ? 2 * captracked : 64;
 		tracked = realloc(tracked, captracked * sizeof(*tracked));

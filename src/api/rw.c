@@ -30,7 +30,8 @@ ssize_t uep_file_read(struct uepoll_file *f, void *buf, size_t count)
 		ssize_t r = f->f_op->read(f, buf, count);
 		if (uep_diag_on())
 			uep_diag_read(f, r);
-		if (r != -EAGAIN || uep_file_nonblock(f))
+		/* A handler inside a uepoll section must not sleep here. */
+		if (r != -EAGAIN || uep_file_nonblock(f) || uep_in_engine())
 			return r;
 		int w = uep_file_wait_ready(f, EPOLLIN | EPOLLRDNORM |
 		                                       EPOLLHUP | EPOLLERR);
@@ -61,7 +62,7 @@ ssize_t uep_file_write(struct uepoll_file *f, const void *buf, size_t count)
 				return (ssize_t)done;
 			continue;
 		}
-		if (r == -EAGAIN && !uep_file_nonblock(f)) {
+		if (r == -EAGAIN && !uep_file_nonblock(f) && !uep_in_engine()) {
 			int w = uep_file_wait_ready(f, EPOLLOUT | EPOLLWRNORM |
 			                                       EPOLLERR);
 			if (w >= 0)

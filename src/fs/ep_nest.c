@@ -207,3 +207,12 @@ void uep_ep_full_check_end(void)
 {
 	full_check_unlock();
 }
+
+/* fork (fs/fork.c): hold epnested_mutex across it. */
+void uep_ep_nest_fork_lock(bool lock)
+{
+	if (lock)
+		pthread_mutex_lock(&epnested_mutex);
+	else
+		pthread_mutex_unlock(&epnested_mutex);
+}

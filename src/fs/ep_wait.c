@@ -114,8 +114,7 @@ static int ep_autoremove_wake(struct uep_wait_entry *wait, uint32_t key)
 	struct ep_waiter *w = uep_container_of(wait, struct ep_waiter, wait);
 	(void)key;
 	uep_list_del_init(&wait->link);
-	uep_waiter_wake(&w->w);
-	return 1;
+	return uep_waiter_wake(&w->w); /* 0: a thread the fork left behind */
 }
 
 /*

@@ -5,6 +5,14 @@
  * EPOLLOUT, even when the mask did not change: edge-triggered watchers see
  * each one.  The state is guarded by the wait queue's own lock, as in the
  * kernel, so a write is one lock round trip.
+ *
+ * A write is async-signal-safe (write(2) on an eventfd is): when it runs
+ * in a handler that interrupted a uepoll critical section of its thread
+ * (uep_in_engine), it takes no lock.  It adds to the count with a compare-
+ * and-swap (every change of the count is one, so a locked read cannot
+ * lose it) and defers the wake-up (lib/sigsafe.h) to the moment the
+ * interrupted thread drops its last lock.  The kernel does the same with
+ * an irq-safe spinlock, which userspace does not have.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,11 +20,15 @@
 
 #include "fs/file.h"
 #include "fs/objects.h"
+#include "lib/sigsafe.h"
 
 struct eventfd_ctx {
 	struct uepoll_wait_queue wqh; /* its lock also guards count */
-	_Atomic uint64_t count;       /* written under wqh's lock */
+	_Atomic uint64_t count;       /* CAS only (see above) */
 	bool semaphore;
+	struct uepoll_file *file; /* for a deferred wake-up's reference */
+	struct uep_deferred wake; /* a handler's write, woken later */
+	_Atomic bool wake_needed; /* ... which succeeded */
 };
 
 static uint32_t efd_poll(struct uepoll_file *f, struct uepoll_poll_table *pt)
@@ -48,18 +60,67 @@ static ssize_t efd_read(struct uepoll_file *f, void *buf, size_t n)
 	if (n < sizeof(uint64_t))
 		return -EINVAL;
 	uep_wq_lock(&ctx->wqh);
-	uint64_t count =
-	        atomic_load_explicit(&ctx->count, memory_order_relaxed);
-	if (count == 0) {
-		uep_wq_unlock(&ctx->wqh);
-		return -EAGAIN;
-	}
-	uint64_t v = ctx->semaphore ? 1 : count;
-	atomic_store_explicit(&ctx->count, count - v, memory_order_release);
+	uint64_t count = atomic_load_explicit(&ctx->count,
+	                                      memory_order_relaxed),
+	         v;
+	do {
+		if (count == 0) {
+			uep_wq_unlock(&ctx->wqh);
+			return -EAGAIN;
+		}
+		v = ctx->semaphore ? 1 : count;
+		/* A CAS: a handler's lock-free add may come in between. */
+	} while (!atomic_compare_exchange_weak_explicit(
+	        &ctx->count, &count, count - v, memory_order_acq_rel,
+	        memory_order_relaxed));
 	uep_wake_up_locked(&ctx->wqh, EPOLLOUT, 1);
 	uep_wq_unlock(&ctx->wqh);
 	memcpy(buf, &v, sizeof(v));
 	return sizeof(v);
+}
+
+/* Add v to the count, or -EAGAIN if it would reach the maximum. */
+static int efd_add(struct eventfd_ctx *ctx, uint64_t v)
+{
+	uint64_t count =
+	        atomic_load_explicit(&ctx->count, memory_order_relaxed);
+	do {
+		if (UINT64_MAX - count <= v)
+			return -EAGAIN;
+	} while (!atomic_compare_exchange_weak_explicit(
+	        &ctx->count, &count, count + v, memory_order_acq_rel,
+	        memory_order_relaxed));
+	return 0;
+}
+
+/* The deferred half of a handler's write: the wake-up, then the reference. */
+static void efd_deferred_wake(struct uep_deferred *d)
+{
+	struct eventfd_ctx *ctx = uep_container_of(d, struct eventfd_ctx, wake);
+	struct uepoll_file *f = ctx->file;
+	if (atomic_exchange(&ctx->wake_needed, false)) {
+		uep_wq_lock(&ctx->wqh);
+		uep_wake_up_locked(&ctx->wqh, EPOLLIN, 1);
+		uep_wq_unlock(&ctx->wqh);
+	}
+	uep_file_put(f); /* may be the last: ctx goes with it */
+}
+
+/*
+ * A write from a signal handler that interrupted a critical section of
+ * this thread, which may hold any uepoll lock: no lock is taken here.  The
+ * queued item holds a file reference until its wake-up ran, so the
+ * caller's own reference is never the last one to go in the handler.
+ */
+static ssize_t efd_write_interrupting(struct eventfd_ctx *ctx, uint64_t v)
+{
+	int r = efd_add(ctx, v);
+	if (!r)
+		atomic_store(&ctx->wake_needed, true);
+	uep_file_get(ctx->file);
+	if (!uep_defer(&ctx->wake))
+		uep_file_put(ctx->file); /* queued already, with a reference */
+	return r ? r : (ssize_t)sizeof(v);
 }
 
 static ssize_t efd_write(struct uepoll_file *f, const void *buf, size_t n)
@@ -72,17 +133,14 @@ static ssize_t efd_write(struct uepoll_file *f, const void *buf, size_t n)
 	memcpy(&v, buf, sizeof(v));
 	if (v == UINT64_MAX)
 		return -EINVAL;
+	if (UEP_UNLIKELY(uep_in_engine()))
+		return efd_write_interrupting(ctx, v);
 	uep_wq_lock(&ctx->wqh);
-	uint64_t count =
-	        atomic_load_explicit(&ctx->count, memory_order_relaxed);
-	if (UINT64_MAX - count <= v) {
-		uep_wq_unlock(&ctx->wqh);
-		return -EAGAIN;
-	}
-	atomic_store_explicit(&ctx->count, count + v, memory_order_release);
-	uep_wake_up_locked(&ctx->wqh, EPOLLIN, 1);
+	int r = efd_add(ctx, v);
+	if (!r)
+		uep_wake_up_locked(&ctx->wqh, EPOLLIN, 1);
 	uep_wq_unlock(&ctx->wqh);
-	return sizeof(v);
+	return r ? r : (ssize_t)sizeof(v);
 }
 
 static void eventfd_release_ctx(struct eventfd_ctx *ctx)
@@ -113,12 +171,15 @@ int uep_eventfd_create(unsigned int initval, int flags)
 	uep_wq_init(&ctx->wqh);
 	atomic_init(&ctx->count, initval);
 	ctx->semaphore = flags & EFD_SEMAPHORE;
+	ctx->wake = (struct uep_deferred){.fn = efd_deferred_wake};
+	atomic_init(&ctx->wake_needed, false);
 	struct uepoll_file *f = uep_file_alloc(&eventfd_fops, ctx,
 	                                       O_RDWR | (flags & EFD_NONBLOCK));
 	if (!f) {
 		eventfd_release_ctx(ctx);
 		return -ENOMEM;
 	}
+	ctx->file = f;
 	/* On failure the put releases ctx through eventfd_release. */
 	return uep_file_install(f, flags & EFD_CLOEXEC ? O_CLOEXEC : 0);
 }

@@ -135,14 +135,17 @@ int uep_ep_set_max_watches(long n)
 /* Wake the first waiter in uepoll_wait(), if any.  ep->lock held. */
 static void ep_wake_one_locked(struct uep_eventpoll *ep)
 {
-	if (uep_list_empty(&ep->wq))
-		return;
-	struct uep_wait_entry *e =
-	        uep_list_entry(ep->wq.next, struct uep_wait_entry, link);
-	ep->wakeups++;
-	uep_ep_busy_waking(ep);
-	uep_trace(UEPOLL_TRACE_WAKE_WAITER, -1, 0, 0);
-	e->func(e, 0);
+	/* Each call unhooks its entry; one left by a fork's parent says 0. */
+	while (!uep_list_empty(&ep->wq)) {
+		struct uep_wait_entry *e = uep_list_entry(
+		        ep->wq.next, struct uep_wait_entry, link);
+		uep_ep_busy_waking(ep);
+		if (e->func(e, 0)) {
+			ep->wakeups++;
+			uep_trace(UEPOLL_TRACE_WAKE_WAITER, -1, 0, 0);
+			return;
+		}
+	}
 }
 
 /*
@@ -788,4 +791,16 @@ static void ep_release(struct uepoll_file *file)
 	uep_mutex_unlock(&ep->mtx);
 	if (disposed)
 		ep_free(ep);
+}
+
+/* fork (fs/fork.c): the nested-check lock, then the epitem cache's. */
+void uep_ep_fork_lock(bool lock)
+{
+	if (lock) {
+		uep_ep_nest_fork_lock(true);
+		pthread_mutex_lock(&epi_cache.lock);
+	} else {
+		pthread_mutex_unlock(&epi_cache.lock);
+		uep_ep_nest_fork_lock(false);
+	}
 }

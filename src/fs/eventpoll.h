@@ -67,4 +67,7 @@ int uep_ep_set_params(struct uepoll_file *epf, const struct epoll_params *p,
 long uep_ep_max_watches(void);
 int uep_ep_set_max_watches(long n);
 
+/* Hold (true) or release (false) the engine's global locks across a fork. */
+void uep_ep_fork_lock(bool lock);
+
 #endif

@@ -184,5 +184,7 @@ int uep_ep_full_check_begin(struct uep_eventpoll *ep, struct uepoll_file *tf,
                             bool *nested);
 int uep_ep_reverse_path_check(void);
 void uep_ep_full_check_end(void);
+/* Hold (true) or release (false) epnested_mutex across a fork. */
+void uep_ep_nest_fork_lock(bool lock);
 
 #endif

@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "fs/fork.h"
+#include "lib/sigsafe.h"
+
 /*
  * Slots per chunk: a chunk is 64 KiB (16-byte slots), so a small program
  * allocates one, a million descriptors take 256, and the array of chunk
@@ -33,10 +36,13 @@ static uint64_t open_bits[UEP_FD_CAPACITY / WORD_BITS];
 static uint64_t full_bits[UEP_FD_CAPACITY / WORD_BITS / WORD_BITS];
 static long fd_limit = UEP_FD_CAPACITY; /* under table_lock */
 
-static struct uep_mutex stripes[UEP_FD_STRIPES] = {
-        [0 ... UEP_FD_STRIPES - 1] = UEP_MUTEX_INITIALIZER};
+/*
+ * Owner-aware (lib/sigsafe.h): a signal handler's lookup can tell that
+ * the section it interrupted holds the stripe (see uep_fget).
+ */
+static struct uep_owned_mutex stripes[UEP_FD_STRIPES];
 
-static struct uep_mutex *stripe_of(unsigned idx)
+static struct uep_owned_mutex *stripe_of(unsigned idx)
 {
 	return &stripes[idx % UEP_FD_STRIPES];
 }
@@ -128,11 +134,11 @@ int uep_fd_install(struct uepoll_file *f, unsigned fd_flags, int minfd)
 		return -ENOMEM;
 	}
 	bit_set((unsigned)idx);
-	struct uep_mutex *st = stripe_of((unsigned)idx);
-	uep_mutex_lock(st);
+	struct uep_owned_mutex *st = stripe_of((unsigned)idx);
+	uep_owned_lock(st);
 	s->file = f;
 	s->flags = fd_flags;
-	uep_mutex_unlock(st);
+	uep_owned_unlock(st);
 	pthread_mutex_unlock(&table_lock);
 	return UEPOLL_FD_BASE + (int)idx;
 }
@@ -155,27 +161,42 @@ static struct fd_slot *slot_at(int fd, unsigned *idx)
  * The existing slot of descriptor fd with its stripe lock taken (*st, for
  * the caller to unlock), or NULL with no lock taken.
  */
-static struct fd_slot *slot_lock(int fd, struct uep_mutex **st)
+static struct fd_slot *slot_lock(int fd, struct uep_owned_mutex **st)
 {
 	unsigned idx;
 	struct fd_slot *s = slot_at(fd, &idx);
 	if (!s)
 		return NULL;
 	*st = stripe_of(idx);
-	uep_mutex_lock(*st);
+	uep_owned_lock(*st);
 	return s;
 }
 
 struct uepoll_file *uep_fget(int fd)
 {
-	struct uep_mutex *st;
-	struct fd_slot *s = slot_lock(fd, &st);
+	unsigned idx;
+	struct fd_slot *s = slot_at(fd, &idx);
 	if (!s)
 		return NULL;
-	struct uepoll_file *f = s->file;
+	struct uep_owned_mutex *st = stripe_of(idx);
+	struct uepoll_file *f;
+	if (UEP_UNLIKELY(uep_in_engine()) && uep_owned_by_me(st)) {
+		/*
+		 * A signal handler interrupted this thread's own section on
+		 * this stripe: no other thread can change the slot meanwhile,
+		 * and every section drops file references only after its
+		 * unlock, so the file read here holds one.
+		 */
+		f = s->file;
+		if (f)
+			uep_file_get(f);
+		return f;
+	}
+	uep_owned_lock(st);
+	f = s->file;
 	if (f)
 		uep_file_get(f);
-	uep_mutex_unlock(st);
+	uep_owned_unlock(st);
 	return f;
 }
 
@@ -185,12 +206,12 @@ static struct uepoll_file *slot_take(unsigned idx)
 	struct fd_slot *s = slot_of(idx);
 	if (!s)
 		return NULL;
-	struct uep_mutex *st = stripe_of(idx);
-	uep_mutex_lock(st);
+	struct uep_owned_mutex *st = stripe_of(idx);
+	uep_owned_lock(st);
 	struct uepoll_file *f = s->file;
 	s->file = NULL;
 	s->flags = 0;
-	uep_mutex_unlock(st);
+	uep_owned_unlock(st);
 	return f;
 }
 
@@ -226,12 +247,12 @@ int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags)
 		return -ENOMEM;
 	}
 	uep_file_get(f);
-	struct uep_mutex *st = stripe_of(idx);
-	uep_mutex_lock(st);
+	struct uep_owned_mutex *st = stripe_of(idx);
+	uep_owned_lock(st);
 	struct uepoll_file *old = s->file;
 	s->file = f;
 	s->flags = fd_flags;
-	uep_mutex_unlock(st);
+	uep_owned_unlock(st);
 	bit_set(idx);
 	pthread_mutex_unlock(&table_lock);
 	if (old)
@@ -241,20 +262,20 @@ int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags)
 
 int uep_fd_get_flags(int fd)
 {
-	struct uep_mutex *st;
+	struct uep_owned_mutex *st;
 	int r = -EBADF;
 	struct fd_slot *s = slot_lock(fd, &st);
 	if (!s)
 		return r;
 	if (s->file)
 		r = (int)s->flags;
-	uep_mutex_unlock(st);
+	uep_owned_unlock(st);
 	return r;
 }
 
 int uep_fd_set_flags(int fd, unsigned fd_flags)
 {
-	struct uep_mutex *st;
+	struct uep_owned_mutex *st;
 	int r = -EBADF;
 	struct fd_slot *s = slot_lock(fd, &st);
 	if (!s)
@@ -263,7 +284,7 @@ int uep_fd_set_flags(int fd, unsigned fd_flags)
 		s->flags = fd_flags;
 		r = 0;
 	}
-	uep_mutex_unlock(st);
+	uep_owned_unlock(st);
 	return r;
 }
 
@@ -292,4 +313,29 @@ int uep_fd_set_limit(long limit)
 	fd_limit = limit;
 	pthread_mutex_unlock(&table_lock);
 	return 0;
+}
+
+/* fork (fs/fork.c): the allocation lock, then every stripe. */
+void uep_fd_fork_lock(bool lock)
+{
+	if (lock) {
+		pthread_mutex_lock(&table_lock);
+		for (int i = 0; i < UEP_FD_STRIPES; i++)
+			uep_owned_lock(&stripes[i]);
+	} else {
+		for (int i = 0; i < UEP_FD_STRIPES; i++)
+			uep_owned_unlock(&stripes[i]);
+		pthread_mutex_unlock(&table_lock);
+	}
+}
+
+/*
+ * Every program that uses uepoll links this file: register the fork
+ * handlers here, before any other constructor (priority 101), so that
+ * handlers the program or the preload register later run their prepare
+ * first and their child handler after ours: they may call uepoll there.
+ */
+__attribute__((constructor(101))) static void fdtable_fork_init(void)
+{
+	uep_fork_init();
 }

@@ -47,5 +47,7 @@ long uep_fd_limit(void);
  */
 long uep_fd_span(void);
 int uep_fd_set_limit(long limit);
+/* Hold (true) or release (false) the table's locks across a fork. */
+void uep_fd_fork_lock(bool lock);
 
 #endif

@@ -45,8 +45,7 @@ static int pollwake(struct uep_wait_entry *wait, uint32_t key)
 	struct poll_entry *e = uep_container_of(wait, struct poll_entry, wait);
 	if (key && !(key & e->key))
 		return 0;
-	uep_waiter_wake(&e->pwq->waiter);
-	return 1;
+	return uep_waiter_wake(&e->pwq->waiter);
 }
 
 static struct poll_entry *entry_alloc(struct poll_wqueues *pwq)

@@ -1,5 +1,6 @@
 /* Mutexes, deadlines and the waiter: see sync.h. */
 #include "lib/sync.h"
+#include "lib/sigsafe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -240,6 +241,7 @@ static int thread_efd(void)
 void uep_waiter_init(struct uep_waiter *w, const sigset_t *sigmask)
 {
 	atomic_store_explicit(&w->state, UEP_WAITER_IDLE, memory_order_relaxed);
+	w->gen = atomic_load_explicit(&uep_fork_gen, memory_order_relaxed);
 	/* Without an eventfd (EMFILE) the mask is set around a futex sleep. */
 	w->efd = sigmask ? thread_efd() : -1;
 }
@@ -266,25 +268,68 @@ static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val,
  */
 #define MAX_PENDING_WAKES 16
 
-UEP_TLS unsigned uep_lock_depth;
-UEP_TLS unsigned uep_wakes_pending;
-static UEP_TLS _Atomic uint32_t *pending_wakes[MAX_PENDING_WAKES];
+_Atomic unsigned uep_fork_gen;
 
-void uep_wake_flush(void)
+/*
+ * In the child the forking thread's sleep eventfd is the parent thread's
+ * too (a kernel fd): the child gets its own on its next sleep; wakes it
+ * had deferred were for the parent's threads.
+ */
+void uep_sync_fork_child(void)
 {
-	unsigned n = uep_wakes_pending;
+	atomic_fetch_add(&uep_fork_gen, 1);
+	if (tls_efd >= 0) {
+		close(tls_efd);
+		tls_efd = -1;
+		pthread_setspecific(efd_key, NULL);
+	}
 	uep_wakes_pending = 0;
-	/*
-	 * The sleeper may have left already (a timeout saw WOKEN) and its
-	 * stack be in other use: a futex wake there is at worst spurious,
-	 * which every futex user tolerates; no memory is touched.
-	 */
-	for (unsigned i = 0; i < n; i++)
-		futex(pending_wakes[i], FUTEX_WAKE_PRIVATE, 1, NULL, 0);
 }
 
-void uep_waiter_wake(struct uep_waiter *w)
+UEP_TLS unsigned uep_lock_depth;
+UEP_TLS unsigned uep_wakes_pending;
+UEP_TLS unsigned uep_defer_pending;
+static UEP_TLS _Atomic uint32_t *pending_wakes[MAX_PENDING_WAKES];
+
+/*
+ * Runs at depth 1, so that a signal handler landing here defers its work
+ * (sigsafe.h) instead of using these arrays under our feet, and loops
+ * until a pass at depth 0 finds nothing left: work a handler queued at
+ * any point is run before the thread leaves uepoll.
+ */
+void uep_wake_flush(void)
 {
+	do {
+		uep_lock_depth = 1;
+		atomic_signal_fence(memory_order_seq_cst);
+		while (uep_wakes_pending | uep_defer_pending) {
+			if (uep_defer_pending) {
+				uep_defer_pending = 0;
+				uep_defer_run(); /* may record more wakes */
+			}
+			unsigned n = uep_wakes_pending;
+			uep_wakes_pending = 0;
+			/*
+			 * The sleeper may have left already (a timeout saw
+			 * WOKEN) and its stack be in other use: a futex wake
+			 * there is at worst spurious, which every futex user
+			 * tolerates; no memory is touched.
+			 */
+			for (unsigned i = 0; i < n; i++)
+				futex(pending_wakes[i], FUTEX_WAKE_PRIVATE, 1,
+				      NULL, 0);
+		}
+		atomic_signal_fence(memory_order_seq_cst);
+		uep_lock_depth = 0;
+		atomic_signal_fence(memory_order_seq_cst);
+	} while (uep_wakes_pending | uep_defer_pending);
+}
+
+bool uep_waiter_wake(struct uep_waiter *w)
+{
+	if (UEP_UNLIKELY(w->gen != atomic_load_explicit(&uep_fork_gen,
+	                                                memory_order_relaxed)))
+		return false;
 	int efd = w->efd; /* read before the sleeper may go */
 	/*
 	 * The waker stored its new state (a count, a list) before calling
@@ -297,7 +342,7 @@ void uep_waiter_wake(struct uep_waiter *w)
 	uint32_t old = atomic_exchange_explicit(&w->state, UEP_WAITER_WOKEN,
 	                                        memory_order_acq_rel);
 	if (old != UEP_WAITER_SLEEPING)
-		return; /* not asleep yet: it will see WOKEN */
+		return true; /* not asleep yet: it will see WOKEN */
 	if (efd >= 0) {
 		/* Now: the eventfd belongs to a thread that may exit. */
 		uint64_t one = 1;
@@ -309,6 +354,7 @@ void uep_waiter_wake(struct uep_waiter *w)
 	} else {
 		futex(&w->state, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
 	}
+	return true;
 }
 
 /* ---- busy polling ---- */

@@ -52,11 +52,24 @@ struct uep_mutex {
  * Deferred wake-ups (the kernel's wake_q): a futex wake decided under a
  * lock is issued when the thread's last uepoll lock is dropped, so the
  * woken thread does not run straight into the locks its waker still holds.
+ *
+ * uep_lock_depth counts the uepoll locks this thread holds or is taking:
+ * it goes up before a lock is taken and down after it is released, so a
+ * signal handler that finds it non-zero knows it may have interrupted a
+ * lock holder, and must take no uepoll lock (lib/defer.h).
+ * uep_defer_pending: such a handler queued work for the next flush.
  */
 #define UEP_TLS __thread __attribute__((tls_model("initial-exec")))
 extern UEP_TLS unsigned uep_lock_depth;
 extern UEP_TLS unsigned uep_wakes_pending;
+extern UEP_TLS unsigned uep_defer_pending;
 void uep_wake_flush(void);
+
+/* Inside a uepoll critical section of this thread (a handler's test). */
+static inline bool uep_in_engine(void)
+{
+	return uep_lock_depth != 0;
+}
 
 void uep_mutex_init(struct uep_mutex *m);
 void uep_mutex_destroy(struct uep_mutex *m);
@@ -65,6 +78,9 @@ void uep_mutex_unlock_slow(struct uep_mutex *m);
 
 static inline void uep_mutex_lock(struct uep_mutex *m)
 {
+	uep_lock_depth++;
+	/* A handler must see the depth before the lock can be held. */
+	atomic_signal_fence(memory_order_seq_cst);
 #ifdef UEP_MUTEX_PTHREAD
 	pthread_mutex_lock(&m->m);
 #else
@@ -74,7 +90,6 @@ static inline void uep_mutex_lock(struct uep_mutex *m)
 	            memory_order_relaxed)))
 		uep_mutex_lock_slow(m);
 #endif
-	uep_lock_depth++;
 }
 
 static inline void uep_mutex_unlock(struct uep_mutex *m)
@@ -86,7 +101,10 @@ static inline void uep_mutex_unlock(struct uep_mutex *m)
 	                                          memory_order_release) == 2))
 		uep_mutex_unlock_slow(m);
 #endif
-	if (--uep_lock_depth == 0 && UEP_UNLIKELY(uep_wakes_pending))
+	/* ... and until the lock is free again. */
+	atomic_signal_fence(memory_order_seq_cst);
+	if (--uep_lock_depth == 0 &&
+	    UEP_UNLIKELY(uep_wakes_pending | uep_defer_pending))
 		uep_wake_flush();
 }
 
@@ -117,7 +135,16 @@ enum { UEP_WAITER_IDLE = 0, UEP_WAITER_SLEEPING = 1, UEP_WAITER_WOKEN = 2 };
 struct uep_waiter {
 	_Atomic uint32_t state;
 	int efd; /* the sleeper's eventfd when it sleeps in ppoll, else -1 */
+	unsigned gen; /* uep_fork_gen when it began waiting */
 };
+
+/*
+ * Bumped in a fork's child: a waiter from before is a thread that does
+ * not exist in the child, left on a queue of an object's copy.
+ */
+extern _Atomic unsigned uep_fork_gen;
+/* The child's side of fork for this layer (fs/fork.c calls it). */
+void uep_sync_fork_child(void);
 
 /*
  * Prepare w for a sleep.  With a signal mask the sleep happens in ppoll()
@@ -126,8 +153,12 @@ struct uep_waiter {
  */
 void uep_waiter_init(struct uep_waiter *w, const sigset_t *sigmask);
 
-/* Wake w; called with the lock held that guards the structure holding w. */
-void uep_waiter_wake(struct uep_waiter *w);
+/*
+ * Wake w; called with the lock held that guards the structure holding w.
+ * False for a waiter of a thread the fork left behind (nothing is done):
+ * an exclusive wake-up must then go on to the next waiter.
+ */
+bool uep_waiter_wake(struct uep_waiter *w);
 
 /* Has w been woken (a busy-polling waiter's check, no lock held)? */
 static inline bool uep_waiter_woken(struct uep_waiter *w)

@@ -196,8 +196,7 @@ static int sock_wake_func(struct uep_wait_entry *e, uint32_t key)
 	        uep_container_of(e, struct uep_sock_waiter, entry);
 	if (key && !(key & sw->key))
 		return 0;
-	uep_waiter_wake(&sw->w);
-	return 1;
+	return uep_waiter_wake(&sw->w);
 }
 
 void uep_sock_wait_prepare(struct uep_sock_waiter *sw,

@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stress.h"
 #include "uepoll.h"
 
 #define NGROUPS 3
@@ -48,14 +49,14 @@
 #define DEAD_RING (1 << 16)
 #define MAX_THREADS 32
 
-static int64_t now_ns(void)
+int64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static uint64_t rnd(uint64_t *s)
+uint64_t rnd(uint64_t *s)
 {
 	*s ^= *s << 13;
 	*s ^= *s >> 7;
@@ -63,7 +64,7 @@ static uint64_t rnd(uint64_t *s)
 	return *s;
 }
 
-static void sleep_us(long us)
+void sleep_us(long us)
 {
 	struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
 	nanosleep(&ts, NULL);
@@ -71,29 +72,20 @@ static void sleep_us(long us)
 
 /* ---- thread states, for the watchdog ---- */
 
-struct tstate {
-	char name[24];
-	_Atomic(const char *) what; /* the call in progress */
-	_Atomic int fd;
-	_Atomic uint64_t ops;
-	_Atomic int64_t since; /* when `what` began */
-	pthread_t tid;
-};
-
 static struct tstate threads[MAX_THREADS];
 static int nthreads;
-static atomic_bool stop;
+atomic_bool stop;
 static int64_t bound_ns;
 static int64_t hang_ns;
 
-static void doing(struct tstate *t, const char *what, int fd)
+void doing(struct tstate *t, const char *what, int fd)
 {
 	atomic_store_explicit(&t->what, what, memory_order_relaxed);
 	atomic_store_explicit(&t->fd, fd, memory_order_relaxed);
 	atomic_store_explicit(&t->since, now_ns(), memory_order_relaxed);
 }
 
-static void done(struct tstate *t)
+void done(struct tstate *t)
 {
 	atomic_store_explicit(&t->what, "-", memory_order_relaxed);
 	atomic_fetch_add_explicit(&t->ops, 1, memory_order_relaxed);
@@ -112,9 +104,7 @@ static void dump_threads(void)
 	}
 }
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void die(const char *fmt, ...)
+void die(const char *fmt, ...)
 {
 	static atomic_flag once = ATOMIC_FLAG_INIT;
 	if (atomic_flag_test_and_set(&once))
@@ -517,7 +507,7 @@ static void *chaos(void *arg)
 
 /* ---- setup, watchdog, report ---- */
 
-static struct tstate *spawn(void *(*fn)(void *), const char *name)
+struct tstate *spawn(void *(*fn)(void *), const char *name)
 {
 	struct tstate *t = &threads[nthreads++];
 	snprintf(t->name, sizeof(t->name), "%s", name);
@@ -598,6 +588,7 @@ int main(void)
 		snprintf(name, sizeof(name), "c%d-chaos", c);
 		spawn(chaos, name);
 	}
+	edges_start();
 
 	int64_t t0 = now_ns(), end = t0 + (int64_t)seconds * 1000000000;
 	bool stopping = false;
@@ -607,6 +598,7 @@ int main(void)
 	for (;;) {
 		sleep_us(100000);
 		int64_t now = now_ns();
+		edges_tick(now);
 		/* The watchdog: a call that does not come back is a hang. */
 		for (int i = 0; i < nthreads; i++) {
 			struct tstate *t = &threads[i];
@@ -653,6 +645,7 @@ int main(void)
 	for (int g = 0; g < NGROUPS; g++)
 		writes += atomic_load(&groups[g].written);
 
+	edges_finish();
 	/* Tear down: everything closes cleanly (leaks show under ASan). */
 	for (int i = 0; i < POOL; i++)
 		if (atomic_load(&pool[i]) >= 0)

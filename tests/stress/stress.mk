@@ -3,9 +3,10 @@
 # STRESS_HANG_MS (watchdog, 15000).
 STRESS_SECONDS ?= 30
 
-$(B)/t/stress: tests/stress/stress.c $(B)/libuepoll.a include/uepoll.h
+STRESS_SRC := tests/stress/stress.c tests/stress/stress_edges.c
+$(B)/t/stress: $(STRESS_SRC) tests/stress/stress.h $(B)/libuepoll.a include/uepoll.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iinclude -o $@ $< $(B)/libuepoll.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Iinclude -o $@ $(STRESS_SRC) $(B)/libuepoll.a $(LDLIBS)
 
 .PHONY: stress
 stress: $(B)/t/stress

@@ -1,0 +1,13 @@
+/*
+ * fork() in library mode: pthread_atfork handlers that hold the library's
+ * global locks across the fork (so the child finds them free) and give the
+ * child's thread its own per-thread state.  What a child may do is in
+ * uepoll.h ("fork"); the timer service has its own handlers (timer.c).
+ */
+#ifndef UEP_FORK_H
+#define UEP_FORK_H
+
+/* Register the handlers (once; the descriptor table calls it at load). */
+void uep_fork_init(void);
+
+#endif

@@ -1,0 +1,339 @@
+/*
+ * Stress workloads at the engine's edges (issue 11), run beside stress.c's:
+ *
+ *   poll vs close   Two threads sleep in uepoll_poll on eventfds of a small
+ *                   pool while another replaces pool entries and closes the
+ *                   old ones: a poll entry must keep its file (ASan sees a
+ *                   use-after-free otherwise).
+ *   signal writes   A ticker sends SIGUSR2 every ~100 us to two threads;
+ *                   the handler writes an eventfd.  One thread loops in ctl
+ *                   and wait on an instance watching it, the other in pwait
+ *                   with a mask that blocks SIGUSR2 (its handler may run
+ *                   only at the call's exit).  No deadlock (watchdog), and
+ *                   every count written is read back at the end.
+ *   poll ping-pong  Two threads pass a count back and forth through two
+ *                   eventfds, each sleeping in uepoll_poll (no timeout)
+ *                   or a blocking read: the lockless re-poll after a wake
+ *                   (docs/DESIGN.md, Barriers); a lost wake-up hangs one,
+ *                   and the watchdog reports it.
+ *   fork            Every 2 s the watchdog thread forks; the child writes
+ *                   its copy of an eventfd that a parent thread sleeps on,
+ *                   must see it through its copy of the instance, uses
+ *                   fresh objects, closes its copies and exits 0.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "stress.h"
+#include "uepoll.h"
+
+#define PC_POOL 8
+
+/* ---- poll racing close ---- */
+
+static _Atomic int pc_pool[PC_POOL];
+static _Atomic uint64_t pc_polls, pc_closes;
+
+static void *pc_poller(void *arg)
+{
+	struct tstate *t = arg;
+	uint64_t rs = 0x51ull + (uint64_t)(uintptr_t)arg;
+	while (!atomic_load(&stop)) {
+		struct pollfd pf[2];
+		for (int i = 0; i < 2; i++)
+			pf[i] = (struct pollfd){
+			        .fd = atomic_load(&pc_pool[rnd(&rs) % PC_POOL]),
+			        .events = POLLIN};
+		doing(t, "poll(pool)", pf[0].fd);
+		int n = uepoll_poll(pf, 2, (int)(rnd(&rs) % 3));
+		done(t);
+		if (n < 0)
+			die("poll(pool): errno %d", errno);
+		atomic_fetch_add(&pc_polls, 1);
+	}
+	return NULL;
+}
+
+static void *pc_closer(void *arg)
+{
+	struct tstate *t = arg;
+	uint64_t rs = 0x77ull;
+	while (!atomic_load(&stop)) {
+		int i = (int)(rnd(&rs) % PC_POOL);
+		doing(t, "eventfd+close", -1);
+		int fd = uepoll_eventfd(0, EFD_NONBLOCK);
+		if (fd < 0)
+			die("eventfd: errno %d", errno);
+		if (rnd(&rs) % 4 == 0) {
+			uint64_t one = 1;
+			uepoll_write(fd, &one, 8);
+		}
+		int old = atomic_exchange(&pc_pool[i], fd);
+		uepoll_close(old);
+		done(t);
+		atomic_fetch_add(&pc_closes, 1);
+		sleep_us((long)(rnd(&rs) % 300));
+	}
+	return NULL;
+}
+
+/* ---- a signal handler writing eventfds ---- */
+
+static int sig_efd, sig_ep, pw_ep;
+static _Atomic uint64_t sig_written, sig_read, sig_sent, pw_calls;
+static pthread_t sig_targets[2];
+static atomic_int sig_ntargets;
+
+static void sig_handler(int sig)
+{
+	int saved = errno;
+	uint64_t one = 1;
+	(void)sig;
+	if (uepoll_write(sig_efd, &one, 8) == 8)
+		atomic_fetch_add(&sig_written, 1);
+	errno = saved;
+}
+
+static void sig_drain(void)
+{
+	uint64_t v;
+	if (uepoll_read(sig_efd, &v, 8) == 8)
+		atomic_fetch_add(&sig_read, v);
+}
+
+/* ctl and wait on an instance watching the eventfd the handler writes. */
+static void *sig_target(void *arg)
+{
+	struct tstate *t = arg;
+	sig_targets[0] = pthread_self();
+	atomic_fetch_add(&sig_ntargets, 1);
+	int other = uepoll_eventfd(0, EFD_NONBLOCK);
+	while (!atomic_load(&stop)) {
+		struct epoll_event e = {EPOLLIN, {.u64 = 1}}, out[4];
+		doing(t, "ctl/wait(sig)", sig_ep);
+		if (uepoll_ctl(sig_ep, EPOLL_CTL_MOD, sig_efd, &e) ||
+		    uepoll_ctl(sig_ep, EPOLL_CTL_ADD, other, &e))
+			die("sig ctl: errno %d", errno);
+		int n = uepoll_wait(sig_ep, out, 4, 2);
+		if (n < 0 && errno != EINTR)
+			die("sig wait: errno %d", errno);
+		sig_drain();
+		uepoll_ctl(sig_ep, EPOLL_CTL_DEL, other, NULL);
+		done(t);
+	}
+	uepoll_close(other);
+	return NULL;
+}
+
+/* pwait with a mask that blocks the signal: its handler runs at exit. */
+static void *pw_target(void *arg)
+{
+	struct tstate *t = arg;
+	sig_targets[1] = pthread_self();
+	atomic_fetch_add(&sig_ntargets, 1);
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGUSR2);
+	while (!atomic_load(&stop)) {
+		struct epoll_event out[4];
+		doing(t, "pwait(masked)", pw_ep);
+		int n = uepoll_pwait(pw_ep, out, 4, 1, &mask);
+		done(t);
+		if (n < 0 && errno != EINTR)
+			die("pwait: errno %d", errno);
+		atomic_fetch_add(&pw_calls, 1);
+	}
+	return NULL;
+}
+
+static void *sig_ticker(void *arg)
+{
+	struct tstate *t = arg;
+	uint64_t rs = 0x99ull;
+	while (atomic_load(&sig_ntargets) < 2 && !atomic_load(&stop))
+		sleep_us(1000);
+	while (!atomic_load(&stop)) {
+		doing(t, "kill", -1);
+		pthread_kill(sig_targets[rnd(&rs) % 2], SIGUSR2);
+		done(t);
+		atomic_fetch_add(&sig_sent, 1);
+		sleep_us(50 + (long)(rnd(&rs) % 100));
+	}
+	return NULL;
+}
+
+/* ---- poll ping-pong ---- */
+
+static int pp_efd[2];
+static _Atomic uint64_t pp_rounds;
+
+static void *pp_player(void *arg)
+{
+	struct tstate *t = arg;
+	int me = t->name[2] - '0';
+	int in = pp_efd[me], out = pp_efd[!me];
+	while (!atomic_load(&stop)) {
+		uint64_t v = 1;
+		struct pollfd pf = {.fd = in, .events = POLLIN};
+		doing(t, "poll(ping, long)", in);
+		if (uepoll_poll(&pf, 1, -1) != 1)
+			die("ping-pong poll: errno %d", errno);
+		done(t);
+		if (uepoll_read(in, &v, 8) != 8)
+			continue; /* the stop's extra write raced us */
+		uepoll_write(out, &v, 8);
+		atomic_fetch_add(&pp_rounds, 1);
+	}
+	return NULL;
+}
+
+/* ---- fork ---- */
+
+static int fk_ep, fk_efd;
+static int64_t fk_next;
+static uint64_t fk_forks;
+
+static void *fk_sleeper(void *arg)
+{
+	struct tstate *t = arg;
+	struct epoll_event out[2];
+	doing(t, "epoll_wait(F, long)", fk_ep);
+	int n = uepoll_wait(fk_ep, out, 2, -1); /* woken at the end */
+	done(t);
+	if (n != 1)
+		die("fork sleeper: %d errno %d", n, errno);
+	return NULL;
+}
+
+/* The child: its copies work, fresh objects work, then it exits. */
+static int fk_child(void)
+{
+	uint64_t one = 1;
+	struct epoll_event out[2];
+	if (uepoll_write(fk_efd, &one, 8) != 8)
+		return 1;
+	if (uepoll_wait(fk_ep, out, 2, 2000) != 1)
+		return 2;
+	int ep = uepoll_create1(0), efd = uepoll_eventfd(0, EFD_NONBLOCK);
+	struct epoll_event e = {EPOLLIN, {.u64 = 3}};
+	if (ep < 0 || efd < 0 || uepoll_ctl(ep, EPOLL_CTL_ADD, efd, &e) ||
+	    uepoll_write(efd, &one, 8) != 8 || uepoll_wait(ep, out, 2, 0) != 1)
+		return 3;
+	uepoll_close(efd);
+	uepoll_close(ep);
+	uepoll_close(fk_efd);
+	uepoll_close(fk_ep);
+	return 0;
+}
+
+static void fk_fork(void)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork: errno %d", errno);
+	if (pid == 0)
+		_exit(fk_child());
+	int st;
+	int64_t t0 = now_ns();
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		if (now_ns() - t0 > 10000000000) {
+			kill(pid, SIGKILL);
+			die("fork: the child hung");
+		}
+		sleep_us(1000);
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		die("fork: the child failed (status %#x)", st);
+	fk_forks++;
+}
+
+/* ---- the three hooks ---- */
+
+void edges_start(void)
+{
+	for (int i = 0; i < PC_POOL; i++)
+		atomic_store(&pc_pool[i], uepoll_eventfd(0, EFD_NONBLOCK));
+	struct sigaction sa = {.sa_handler = sig_handler,
+	                       .sa_flags = SA_RESTART};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL);
+	sig_efd = uepoll_eventfd(0, EFD_NONBLOCK);
+	sig_ep = uepoll_create1(0);
+	pw_ep = uepoll_create1(0);
+	struct epoll_event e = {EPOLLIN, {.u64 = 1}};
+	if (sig_efd < 0 || sig_ep < 0 || pw_ep < 0 ||
+	    uepoll_ctl(sig_ep, EPOLL_CTL_ADD, sig_efd, &e) ||
+	    uepoll_ctl(pw_ep, EPOLL_CTL_ADD, sig_efd, &e))
+		die("edges setup: errno %d", errno);
+	fk_ep = uepoll_create1(0);
+	fk_efd = uepoll_eventfd(0, EFD_NONBLOCK);
+	if (fk_ep < 0 || fk_efd < 0 ||
+	    uepoll_ctl(fk_ep, EPOLL_CTL_ADD, fk_efd, &e))
+		die("fork setup: errno %d", errno);
+	fk_next = now_ns() + 2000000000;
+	spawn(pc_poller, "pc-poll0");
+	spawn(pc_poller, "pc-poll1");
+	spawn(pc_closer, "pc-close");
+	spawn(sig_target, "sig-ctlwait");
+	spawn(pw_target, "sig-pwait");
+	spawn(sig_ticker, "sig-ticker");
+	spawn(fk_sleeper, "fork-sleep");
+	pp_efd[0] = uepoll_eventfd(0, EFD_NONBLOCK);
+	pp_efd[1] = uepoll_eventfd(0, EFD_NONBLOCK);
+	if (pp_efd[0] < 0 || pp_efd[1] < 0)
+		die("ping-pong setup");
+	spawn(pp_player, "pp0-poll");
+	spawn(pp_player, "pp1-poll");
+	uint64_t one = 1;
+	uepoll_write(pp_efd[0], &one, 8); /* the ball */
+}
+
+void edges_tick(int64_t now)
+{
+	if (!atomic_load(&stop) && now >= fk_next) {
+		fk_fork();
+		fk_next = now + 2000000000;
+	}
+	/* The fork sleeper's wake-up comes with the stop. */
+	static bool woke;
+	if (atomic_load(&stop) && !woke) {
+		uint64_t one = 1;
+		uepoll_write(fk_efd, &one, 8);
+		uepoll_write(pp_efd[0], &one, 8);
+		uepoll_write(pp_efd[1], &one, 8);
+		woke = true;
+	}
+}
+
+void edges_finish(void)
+{
+	/* Every count a handler wrote is read back. */
+	sig_drain();
+	if (atomic_load(&sig_read) != atomic_load(&sig_written))
+		die("signal writes: %llu written, %llu read",
+		    (unsigned long long)atomic_load(&sig_written),
+		    (unsigned long long)atomic_load(&sig_read));
+	for (int i = 0; i < PC_POOL; i++)
+		uepoll_close(atomic_load(&pc_pool[i]));
+	uepoll_close(sig_ep);
+	uepoll_close(pw_ep);
+	uepoll_close(sig_efd);
+	uepoll_close(fk_ep);
+	uepoll_close(fk_efd);
+	uepoll_close(pp_efd[0]);
+	uepoll_close(pp_efd[1]);
+	printf("stress: edges: %llu polls racing %llu closes, %llu signals "
+	       "sent, %llu eventfd writes from handlers (all read back), "
+	       "%llu masked pwaits, %llu forks, %llu poll ping-pong rounds\n",
+	       (unsigned long long)atomic_load(&pc_polls),
+	       (unsigned long long)atomic_load(&pc_closes),
+	       (unsigned long long)atomic_load(&sig_sent),
+	       (unsigned long long)atomic_load(&sig_written),
+	       (unsigned long long)atomic_load(&pw_calls),
+	       (unsigned long long)fk_forks,
+	       (unsigned long long)atomic_load(&pp_rounds));
+}
