@@ -1,7 +1,7 @@
 /*
  * The public face of the file-operations contract (include/uepoll.h): how
  * a user's object becomes a uepoll file, names its wait queues in poll and
- * wakes them; plus the trace hook and the name of the kernel-fd backend.
+ * wakes them; plus the trace hook and uepoll_host_backend (kept: "epoll").
  */
 #include <errno.h>
 #include <stdlib.h>

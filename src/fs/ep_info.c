@@ -146,6 +146,33 @@ static void out(struct outbuf *o, const char *fmt, ...)
 		o->need += (size_t)n;
 }
 
+/*
+ * The kernel half's registrations, as the kernel shows them, without
+ * uepoll's own (its wake eventfd, nested instances).  ep->mtx held.
+ */
+static void kernel_half_fdinfo(struct uep_eventpoll *ep, struct outbuf *o)
+{
+	int kfd = atomic_load_explicit(&ep->kfd, memory_order_relaxed);
+	char path[64], line[256];
+	if (kfd < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", kfd);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		int tfd;
+		unsigned events;
+		unsigned long long data;
+		if (sscanf(line, "tfd: %d events: %x data: %llx", &tfd, &events,
+		           &data) != 3)
+			continue;
+		if (!uep_ep_kfd_own(ep, data))
+			out(o, "%s", line);
+	}
+	fclose(f);
+}
+
 int uep_ep_fdinfo(struct uepoll_file *epf, char *buf, size_t len)
 {
 	if (!uep_is_file_epoll(epf))
@@ -174,6 +201,7 @@ int uep_ep_fdinfo(struct uepoll_file *epf, char *buf, size_t len)
 			    (unsigned long long)ii.last_ready_ns);
 		out(&o, "\n");
 	}
+	kernel_half_fdinfo(ep, &o);
 	uep_mutex_lock(&ep->lock);
 	out(&o, "ready:");
 	uep_list_for_each(pos, &ep->rdllist)

@@ -42,21 +42,48 @@ int uep_ep_kfd(struct uepoll_file *f)
 	return atomic_load_explicit(&ep->kfd, memory_order_acquire);
 }
 
-/*
- * Make k ep's kernel half and wake whoever must sleep on it.  mtx held.
- * Its wake eventfd comes with it; without one (no fd to be had) waiters
- * sleep in ppoll on the kernel half and their thread's eventfd instead.
- */
+/* Make k ep's kernel half and wake whoever must sleep on it.  mtx held. */
 static void kfd_publish(struct uep_eventpoll *ep, int k)
 {
-	int wfd = uep_kfd_wake_create(k, uep_kfd_token(ep));
 	uep_mutex_lock(&ep->lock);
-	ep->wfd = wfd < 0 ? -1 : wfd;
 	ep->wfd_pid = uep_kfd_pid();
 	atomic_store_explicit(&ep->kfd, k, memory_order_release);
 	ep->kfd_owned = true;
 	uep_mutex_unlock(&ep->lock);
 	uep_ep_wake_all(ep);
+}
+
+/*
+ * The wake eventfd, made by the first sleep in the kernel half (an
+ * instance whose threads never sleep there needs none).  Only the
+ * process that made the kernel half registers one: in a forked child the
+ * wake eventfd, and the kernel half, are the parent's too, so the child
+ * closes its copy (the registration then goes with the parent's), keeps
+ * recognising its token, and sleeps in ppoll.  Returns the eventfd, or
+ * -1 for a sleep in ppoll (also when no fd can be had).
+ */
+int uep_ep_kfd_wake(struct uep_eventpoll *ep)
+{
+	int kfd = atomic_load_explicit(&ep->kfd, memory_order_acquire);
+	bool mine = ep->wfd_pid == uep_kfd_pid();
+	uep_mutex_lock(&ep->mtx);
+	uep_mutex_lock(&ep->lock);
+	if (ep->wfd >= 0 && !mine) {
+		close(ep->wfd);
+		ep->wfd = WFD_FOREIGN;
+	}
+	int wfd = ep->wfd;
+	uep_mutex_unlock(&ep->lock);
+	if (wfd == -1 && mine) {
+		wfd = uep_kfd_wake_create(kfd, uep_kfd_token(ep));
+		if (wfd >= 0) {
+			uep_mutex_lock(&ep->lock);
+			ep->wfd = wfd;
+			uep_mutex_unlock(&ep->lock);
+		}
+	}
+	uep_mutex_unlock(&ep->mtx);
+	return wfd >= 0 ? wfd : -1;
 }
 
 int uep_ep_ctl_kernel(struct uepoll_file *epf, int op, int fd,
@@ -218,17 +245,27 @@ static bool kfd_token(struct uep_eventpoll *ep, uint64_t data)
 	return found;
 }
 
+bool uep_ep_kfd_own(struct uep_eventpoll *ep, uint64_t data)
+{
+	if (ep->wfd != -1 && data == uep_kfd_token(ep))
+		return true;
+	for (unsigned i = 0; i < ep->nknested; i++)
+		if (uep_kfd_token(child_of(ep->knested[i])) == data)
+			return true;
+	return false;
+}
+
 int uep_ep_kfd_filter(struct uep_eventpoll *ep, struct epoll_event *events,
                       int n)
 {
-	if (n <= 0 || (ep->wfd < 0 && !ep->nknested))
+	if (n <= 0 || (ep->wfd == -1 && !ep->nknested))
 		return n;
 	uint64_t self = uep_kfd_token(ep);
 	int out = 0;
 	for (int i = 0; i < n; i++) {
-		if (ep->wfd >= 0 && events[i].data.u64 == self) {
+		if (ep->wfd != -1 && events[i].data.u64 == self) {
 			/* A forked child leaves the parent's wake-up to it. */
-			if (ep->wfd_pid == uep_kfd_pid())
+			if (ep->wfd >= 0)
 				uep_kfd_wake_drain(ep->wfd);
 			continue;
 		}

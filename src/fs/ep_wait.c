@@ -20,38 +20,19 @@ struct ep_waiter {
 };
 
 /*
- * The harvest: re-poll each ready item now and report what is still
- * ready; level-triggered items go back on the list, ONESHOT ones are
- * disabled.  A NULL buffer stands for a faulting one: the item stays
- * queued, and the result is EFAULT if nothing was copied.
+ * The harvest of the ready list: re-poll each ready item now and report
+ * what is still ready, from events[res] on; level-triggered items go back
+ * on the list, ONESHOT ones are disabled.  A NULL buffer stands for a
+ * faulting one: the item stays queued, and the result is EFAULT if
+ * nothing was copied.  mtx held.
  */
-static int ep_send_events(struct uep_eventpoll *ep, struct epoll_event *events,
-                          int maxevents, int have)
+static int ep_scan(struct uep_eventpoll *ep, struct epoll_event *events,
+                   int maxevents, int res)
 {
 	struct uep_list txlist, requeue, *pos, *tmp;
-	int res = have;
 
 	uep_list_init(&txlist);
 	uep_list_init(&requeue);
-	uep_mutex_lock(&ep->mtx);
-	/*
-	 * Both halves: the kernel's first every other time, so neither
-	 * starves the other when events outnumber maxevents.  have: kernel
-	 * events a sleep in the kernel half returned already, filtered here.
-	 */
-	int kfd = atomic_load_explicit(&ep->kfd, memory_order_relaxed);
-	bool kfirst = kfd >= 0 && (ep->kalt++ & 1);
-	if (have) {
-		res = uep_ep_kfd_filter(ep, events, have);
-		kfirst = true;
-	}
-	if (kfirst && !have) {
-		res = uep_ep_kfd_harvest(ep, events, maxevents);
-		if (res < 0 || res == maxevents) {
-			uep_mutex_unlock(&ep->mtx);
-			return res;
-		}
-	}
 	uep_ep_start_scan(ep, &txlist);
 	uep_list_for_each_safe(pos, tmp, &txlist)
 	{
@@ -85,12 +66,44 @@ static int ep_send_events(struct uep_eventpoll *ep, struct epoll_event *events,
 	if (uep_diag_on())
 		uep_diag_harvest_end(ep, &txlist, res, maxevents);
 	uep_ep_done_scan(ep, &txlist, &requeue, res > 0 ? res : 0);
-	if (kfd >= 0 && !kfirst && res >= 0 && res < maxevents) {
-		int k = uep_ep_kfd_harvest(ep, events ? events + res : NULL,
-		                           maxevents - res);
+	return res;
+}
+
+/*
+ * Both halves (mtx held): the kernel half's events (epoll_wait with
+ * timeout 0) and the ready list, the kernel's first every other time so
+ * that neither starves the other when events outnumber maxevents.  have:
+ * kernel events a sleep in the kernel half put in the buffer already.
+ */
+static int ep_send_both(struct uep_eventpoll *ep, struct epoll_event *events,
+                        int maxevents, int have)
+{
+	int res = 0, k;
+	bool kfirst = have || (ep->kalt++ & 1);
+	if (have)
+		res = uep_ep_kfd_filter(ep, events, have);
+	else if (kfirst)
+		res = uep_ep_kfd_harvest(ep, events, maxevents);
+	if (res < 0 || res == maxevents)
+		return res;
+	res = ep_scan(ep, events, maxevents, res);
+	if (!kfirst && res >= 0 && res < maxevents) {
+		k = uep_ep_kfd_harvest(ep, events ? events + res : NULL,
+		                       maxevents - res);
 		if (k > 0 || !res)
 			res += k;
 	}
+	return res;
+}
+
+static int ep_send_events(struct uep_eventpoll *ep, struct epoll_event *events,
+                          int maxevents, int have)
+{
+	uep_mutex_lock(&ep->mtx);
+	int res = UEP_LIKELY(atomic_load_explicit(&ep->kfd,
+	                                          memory_order_relaxed) < 0)
+	                  ? ep_scan(ep, events, maxevents, 0)
+	                  : ep_send_both(ep, events, maxevents, have);
 	uep_trace(UEPOLL_TRACE_HARVEST, -1, 0, res);
 	uep_mutex_unlock(&ep->mtx);
 	return res;
@@ -132,13 +145,15 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 	ep->waits++;
 	eavail = ep_events_available(ep);
 	uep_mutex_unlock(&ep->lock);
+	int got = 0; /* kernel events a sleep put in the buffer */
 	for (;;) {
 		int kfd = atomic_load_explicit(&ep->kfd, memory_order_acquire);
 		if (eavail || kfd >= 0) {
-			int res = ep_send_events(ep, events, maxevents, 0);
+			int res = ep_send_events(ep, events, maxevents, got);
 			if (res)
 				return res;
 		}
+		got = 0;
 		if (timed_out)
 			return 0;
 		if (interrupted)
@@ -151,11 +166,11 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 		 * w.efd.  A forked child, or an instance without one, sleeps
 		 * in ppoll on the kernel half and the thread's eventfd.
 		 */
-		bool in_kfd = kfd >= 0 && ep->wfd >= 0 &&
-		              ep->wfd_pid == uep_kfd_pid();
+		int wfd = kfd >= 0 ? uep_ep_kfd_wake(ep) : -1;
+		bool in_kfd = wfd >= 0;
 		if (in_kfd) {
 			uep_waiter_init(&w.w, NULL);
-			w.w.efd = ep->wfd;
+			w.w.efd = wfd;
 		} else if (kfd >= 0) {
 			uep_waiter_init_fds(&w.w, sigmask);
 		} else {
@@ -176,7 +191,7 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 		if (eavail || born)
 			continue;
 
-		int r = 0, got = 0;
+		int r = 0;
 		bool spun = false;
 		/* Busy polling (ep_busy.c) watches the in-process half only. */
 		if (kfd < 0 && (spun = uep_ep_busy_wait(ep, &w.w, dl))) {
@@ -227,12 +242,6 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 		uep_mutex_unlock(&ep->lock);
 		if (got < 0)
 			return got; /* EFAULT */
-		if (got > 0) {
-			/* The kernel half's events are in the buffer. */
-			int res = ep_send_events(ep, events, maxevents, got);
-			if (res)
-				return res;
-		}
 		/* ppoll may leave a stale count; a fresh waiter each round. */
 	}
 }

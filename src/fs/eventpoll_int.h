@@ -68,9 +68,9 @@ struct uep_eventpoll {
 	/* The kernel half (ep_kfd.c): its kernel epoll or -1; set once, under
 	 * mtx and lock, after the first kernel fd is in it. */
 	_Atomic int kfd;
-	bool kfd_owned;   /* closed with the instance (the preload's is not) */
-	int wfd;          /* the wake eventfd in kfd, or -1; set with kfd */
-	int wfd_pid;      /* the process that sleeps in kfd (fork: ppoll) */
+	bool kfd_owned; /* closed with the instance (the preload's is not) */
+	int wfd; /* the wake eventfd in kfd, -1 none, WFD_FOREIGN: a parent's */
+	int wfd_pid; /* the process that made kfd (a forked child: ppoll) */
 	bool kernel_only; /* the preload's: kernel fds only, sleeps in kfd */
 	unsigned kalt;    /* which half a harvest takes first, under mtx */
 	/* Items whose (nested) instance's kernel half is in ours, under mtx. */
@@ -146,9 +146,14 @@ void uep_ep_kfd_nested_poll(struct uep_eventpoll *ep, struct uep_epitem *epi);
 void uep_ep_kfd_unlink(struct uep_eventpoll *ep, struct uep_epitem *epi);
 int uep_ep_kfd_harvest(struct uep_eventpoll *ep, struct epoll_event *events,
                        int maxevents);
+/* Is data the token of a registration of uepoll's own?  mtx held. */
+bool uep_ep_kfd_own(struct uep_eventpoll *ep, uint64_t data);
 /* Take uepoll's own events out of n kernel events; the count left. */
 int uep_ep_kfd_filter(struct uep_eventpoll *ep, struct epoll_event *events,
                       int n);
+/* ep->wfd of a forked child (ep_kfd.c). */
+#define WFD_FOREIGN (-2)
+int uep_ep_kfd_wake(struct uep_eventpoll *ep);
 /* The instance is going: its kernel half too (if it owns it). */
 void uep_ep_kfd_release(struct uep_eventpoll *ep);
 

@@ -143,8 +143,8 @@ TEST(host_socketpair_rdhup)
 }
 
 /*
- * The thread that registered a kernel fd (and so armed the backend's
- * request for it) is busy in userspace, making no system call; another
+ * The thread that registered a kernel fd (into the kernel half)
+ * is busy in userspace, making no system call; another
  * thread waits.  The event must reach the waiter while the first thread
  * is still busy: readiness may not depend on the registering thread
  * entering the kernel.

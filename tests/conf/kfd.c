@@ -301,3 +301,71 @@ TEST(kfd_fork_child_on_other_instance_parent_keeps_events)
 	close(q[0]);
 	close(q[1]);
 }
+
+/*
+ * A forked child waits on an instance it shares with its parent, holding
+ * an object of the target and a kernel pipe: it gets its events (the pipe
+ * while it sleeps), and the parent, afterwards, gets its own and nothing
+ * of uepoll's making.
+ */
+TEST(kfd_fork_child_waits_on_shared_mixed_instance)
+{
+	int ep = sys_epoll_create1(0), efd = sys_eventfd(0, EFD_NONBLOCK);
+	int p[2];
+	ASSERT_OK(pipe2(p, O_NONBLOCK));
+	ADD(ep, efd, EPOLLIN, 1);
+	ADD(ep, p[0], EPOLLIN, 2);
+	struct epoll_event ev[4];
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 0);
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		uint64_t one = 1, v;
+		int ok = sys_write(efd, &one, 8) == 8 &&
+		         sys_epoll_wait(ep, ev, 4, 1000) == 1 &&
+		         ev[0].data.u64 == 1 && sys_read(efd, &v, 8) == 8;
+		struct late l = {.fd = p[1], .delay_ms = 100};
+		pthread_t t;
+		ok = ok && pthread_create(&t, NULL, late_write, &l) == 0;
+		ok = ok && sys_epoll_wait(ep, ev, 4, 2000) == 1 &&
+		     ev[0].data.u64 == 2;
+		pthread_join(t, NULL);
+		_exit(ok ? 0 : 1);
+	}
+	int st;
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	char c;
+	ASSERT_EQ(read(p[0], &c, 1), 1);
+	write_u64(efd, 1);
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 1000), 1);
+	ASSERT_EQ(ev[0].data.u64, 1);
+	ASSERT_EQ(read_u64(efd), 1);
+	ASSERT_EQ(sys_epoll_wait(ep, ev, 4, 0), 0);
+	close(p[0]);
+	close(p[1]);
+}
+
+#if SYS_IS_UEPOLL
+#include <stdio.h>
+
+/* uepoll_fdinfo lists the kernel half's fds, not uepoll's own. */
+TEST(kfd_fdinfo_lists_kernel_fds_not_uepolls_own)
+{
+	int ep = sys_epoll_create1(0), efd = sys_eventfd(0, 0), p[2];
+	ASSERT_OK(pipe2(p, O_NONBLOCK));
+	ADD(ep, efd, EPOLLIN, 1);
+	ADD(ep, p[0], EPOLLIN | EPOLLET, 0x77);
+	char buf[4096], want[64];
+	ASSERT_GE(uepoll_fdinfo(ep, buf, sizeof(buf)), 0);
+	int lines = 0;
+	for (char *s = buf; (s = strstr(s, "tfd:")) != NULL; s++)
+		lines++;
+	ASSERT_EQ(lines, 2); /* the eventfd and the pipe; no wake eventfd */
+	snprintf(want, sizeof(want), "tfd: %8d", p[0]);
+	ASSERT_TRUE(strstr(buf, want) != NULL);
+	ASSERT_TRUE(strstr(buf, "data:               77") != NULL);
+	close(p[0]);
+	close(p[1]);
+}
+#endif
