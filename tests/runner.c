@@ -5,6 +5,7 @@
 #include "runner.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -97,6 +98,8 @@ static double now_s(void)
 #define target_close close
 #endif
 
+/* Tests create descriptors from several threads: the list has a lock. */
+static pthread_mutex_t tracked_lock = PTHREAD_MUTEX_INITIALIZER;
 static int *tracked;
 static size_t ntracked, captracked;
 
@@ -104,6 +107,7 @@ int test_track_fd(int fd)
 {
 	if (fd < 0)
 		return fd;
+	pthread_mutex_lock(&tracked_lock);
 	if (ntracked == captracked) {
 		captracked = captracked ? 2 * captracked : 64;
 		tracked = realloc(tracked, captracked * sizeof(*tracked));
@@ -111,6 +115,7 @@ int test_track_fd(int fd)
 			abort();
 	}
 	tracked[ntracked++] = fd;
+	pthread_mutex_unlock(&tracked_lock);
 	return fd;
 }
 

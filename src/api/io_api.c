@@ -174,7 +174,8 @@ static ssize_t do_readv(struct uepoll_file *f, const struct iovec *iov,
 	for (int i = 0; r > 0 && i < iovcnt && off < (size_t)r; i++) {
 		size_t c = iov[i].iov_len < (size_t)r - off ? iov[i].iov_len
 		                                            : (size_t)r - off;
-		memcpy(iov[i].iov_base, buf + off, c);
+		if (c)
+			memcpy(iov[i].iov_base, buf + off, c);
 		off += c;
 	}
 	free(buf);
@@ -232,7 +233,9 @@ static ssize_t do_writev(struct uepoll_file *f, const struct iovec *iov,
 			size_t k = iov[i].iov_len - ioff < chunk - c
 			                   ? iov[i].iov_len - ioff
 			                   : chunk - c;
-			memcpy(buf + c, (char *)iov[i].iov_base + ioff, k);
+			if (k) /* an empty segment may be NULL */
+				memcpy(buf + c, (char *)iov[i].iov_base + ioff,
+				       k);
 			c += k;
 			ioff += k;
 			if (ioff == iov[i].iov_len) {

@@ -162,8 +162,7 @@ TEST(fcntl_badfd_before_argument)
 
 TEST(fcntl_argument_errors)
 {
-	int efd = sys_eventfd(0, 0);
-	ASSERT_GE(efd, 0);
+	int efd = new_efd(0, 0);
 	/* The argument is an unsigned int: -1 is huge, 2^32 is 0. */
 	ASSERT_ERRNO(sys_fcntl(efd, F_DUPFD, -1), EINVAL);
 	ASSERT_ERRNO(sys_fcntl(efd, F_DUPFD_CLOEXEC, -1), EINVAL);

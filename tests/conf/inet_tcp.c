@@ -366,3 +366,46 @@ TEST(inet_udp_datagram_readable_and_source)
 	ASSERT_OK(sys_close(w));
 	ASSERT_OK(sys_close(ep));
 }
+
+TEST(inet_listener_close_resets_waiting_connection)
+{
+	inet_begin();
+	struct sockaddr_in a;
+	int l = inet_listener(&a, 4);
+	int c = inet_connect_nb(&a);
+	inet_poll_for(l, POLLIN); /* established, in the accept queue */
+	inet_poll_for(c, POLLOUT);
+	ASSERT_OK(sys_close(l)); /* never accepted: reset */
+	int m = inet_poll_for(c, POLLERR);
+	ASSERT_EQ_HEX(m, POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT |
+	                         POLLWRNORM | POLLHUP | POLLERR);
+	char b[4];
+	ASSERT_ERRNO(sys_recv(c, b, sizeof(b), 0), ECONNRESET);
+	ASSERT_OK(sys_close(c));
+}
+
+TEST(inet_send_after_shutdown_wr_is_epipe)
+{
+	inet_begin();
+	int c, s;
+	inet_pair(&c, &s, NULL);
+	ASSERT_OK(sys_shutdown(c, SHUT_WR));
+	ASSERT_ERRNO(sys_send(c, "x", 1, MSG_NOSIGNAL), EPIPE);
+	ASSERT_EQ_HEX(poll_mask(c), POLLOUT | POLLWRNORM);
+	ASSERT_OK(sys_close(c));
+	ASSERT_OK(sys_close(s));
+}
+
+TEST(inet_shutdown_rd_reads_eof_and_rdhup)
+{
+	inet_begin();
+	int c, s;
+	char b[4];
+	inet_pair(&c, &s, NULL);
+	ASSERT_OK(sys_shutdown(s, SHUT_RD));
+	ASSERT_EQ_HEX(poll_mask(s),
+	              POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT | POLLWRNORM);
+	ASSERT_EQ(sys_recv(s, b, sizeof(b), 0), 0);
+	ASSERT_OK(sys_close(c));
+	ASSERT_OK(sys_close(s));
+}

@@ -120,8 +120,7 @@ TEST(ioctl_epioc_on_non_epoll_is_enotty)
 	int sv[2], fds[2];
 	ASSERT_OK(sys_socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
 	ASSERT_OK(sys_pipe(fds));
-	int efd = sys_eventfd(0, 0);
-	ASSERT_GE(efd, 0);
+	int efd = new_efd(0, 0);
 	int all[] = {sv[0], fds[0], fds[1], efd};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		ASSERT_ERRNO(sys_ioctl(all[i], EPIOCGPARAMS, &p), ENOTTY);
@@ -162,8 +161,7 @@ TEST(ioctl_fionbio_sets_and_clears_nonblock)
 
 TEST(ioctl_fioclex_and_fionclex)
 {
-	int efd = sys_eventfd(0, 0);
-	ASSERT_GE(efd, 0);
+	int efd = new_efd(0, 0);
 	ASSERT_OK(sys_ioctl(efd, FIOCLEX, NULL));
 	ASSERT_EQ(sys_fcntl(efd, F_GETFD, 0), FD_CLOEXEC);
 	ASSERT_OK(sys_ioctl(efd, FIONCLEX, NULL));

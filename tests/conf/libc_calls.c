@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 /* ---- fstat ---- */
@@ -82,15 +83,13 @@ TEST(fstat_anon_inode_objects)
 	}
 }
 
+/* (A NULL buffer, EFAULT after EBADF, is not tried: glibc's fstat is
+ * declared nonnull, and UBSan stops the kernel target there.) */
 TEST(fstat_errors)
 {
 	struct stat st;
-	struct stat *volatile null = NULL;
 	ASSERT_ERRNO(sys_fstat(SYS_FD_HIGH, &st), EBADF);
-	ASSERT_ERRNO(sys_fstat(SYS_FD_HIGH, null), EBADF); /* EBADF first */
-	int efd = sys_eventfd(0, 0);
-	ASSERT_ERRNO(sys_fstat(efd, null), EFAULT);
-	ASSERT_OK(sys_close(efd));
+	ASSERT_ERRNO(sys_fstat(-1, &st), EBADF);
 }
 
 /* ---- readv, writev ---- */
@@ -262,11 +261,17 @@ TEST(ppoll_timeout_and_mask)
 
 /* ---- select, pselect ---- */
 
-/* A set big enough for descriptor max (uepoll's numbers are >= 2^30). */
+/*
+ * A set big enough for descriptor max (uepoll's numbers are >= 2^30):
+ * mapped, so that only the pages touched cost memory (even under ASan).
+ * Never unmapped: the test's process ends soon.
+ */
 static fd_set *set_new(int max)
 {
-	fd_set *s = calloc(1, (size_t)max / 8 + sizeof(fd_set));
-	ASSERT_TRUE(s != NULL);
+	void *s = mmap(NULL, (size_t)max / 8 + sizeof(fd_set),
+	               PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_TRUE(s != MAP_FAILED);
 	return s;
 }
 #define BIT_SET(s, fd) (((unsigned long *)(s))[(fd) / 64] |= 1ul << ((fd) % 64))
@@ -308,8 +313,6 @@ TEST(select_pipe_readiness)
 	ASSERT_GE(now_ms() - t0, 15);
 	ASSERT_FALSE(BIT_ISSET(w, p[0]));
 	ASSERT_OK(sys_close(p[0]));
-	free(r);
-	free(w);
 }
 
 TEST(select_timeout_written_back)
@@ -327,7 +330,6 @@ TEST(select_timeout_written_back)
 	ASSERT_EQ(sys_select(efd + 1, r, NULL, NULL, &tv), 1);
 	ASSERT_GT(tv.tv_sec * 1000000 + tv.tv_usec, 4000000);
 	ASSERT_OK(sys_close(efd));
-	free(r);
 }
 
 TEST(select_errors)
@@ -353,7 +355,6 @@ TEST(select_errors)
 	BIT_SET(r, gone);
 	ASSERT_ERRNO(sys_select(max + 1, r, NULL, NULL, &tv), EBADF);
 	ASSERT_OK(sys_close(efd));
-	free(r);
 }
 
 TEST(pselect_mask_and_timeout)
@@ -379,5 +380,4 @@ TEST(pselect_mask_and_timeout)
 	ASSERT_EQ(got_usr1, 1);
 	ASSERT_OK(sigprocmask(SIG_UNBLOCK, &block, NULL));
 	ASSERT_OK(sys_close(efd));
-	free(r);
 }

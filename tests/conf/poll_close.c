@@ -34,8 +34,7 @@ static void *poller(void *p)
 /* The sleeper times out, then finds the number closed. */
 TEST(poll_survives_close_of_its_fd_by_another_thread)
 {
-	int efd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(efd, 0);
+	int efd = new_efd(0, EFD_NONBLOCK);
 	struct poll_arg a = {.fd = efd, .timeout = 300};
 	pthread_t t;
 	ASSERT_EQ(pthread_create(&t, NULL, poller, &a), 0);
@@ -50,8 +49,7 @@ TEST(poll_survives_close_of_its_fd_by_another_thread)
 /* A dup keeps the file: a write through it wakes the sleeper. */
 TEST(poll_on_closed_fd_still_woken_through_a_dup)
 {
-	int efd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(efd, 0);
+	int efd = new_efd(0, EFD_NONBLOCK);
 	int dup = sys_dup(efd);
 	ASSERT_GE(dup, 0);
 	struct poll_arg a = {.fd = efd, .timeout = 10000};
@@ -72,8 +70,7 @@ TEST(poll_on_closed_fd_still_woken_through_a_dup)
 TEST(poll_survives_close_of_polled_epoll_fd)
 {
 	int ep = new_ep();
-	int efd = sys_eventfd(0, EFD_NONBLOCK);
-	ASSERT_GE(efd, 0);
+	int efd = new_efd(0, EFD_NONBLOCK);
 	ADD(ep, efd, EPOLLIN, 1);
 	struct poll_arg a = {.fd = ep, .timeout = 300};
 	pthread_t t;
@@ -90,8 +87,7 @@ TEST(poll_survives_close_of_polled_epoll_fd)
 TEST_T(poll_racing_close_many_rounds, 60)
 {
 	for (int i = 0; i < 200; i++) {
-		int efd = sys_eventfd(0, EFD_NONBLOCK);
-		ASSERT_GE(efd, 0);
+		int efd = new_efd(0, EFD_NONBLOCK);
 		struct poll_arg a = {.fd = efd, .timeout = 5};
 		pthread_t t;
 		ASSERT_EQ(pthread_create(&t, NULL, poller, &a), 0);

@@ -107,8 +107,7 @@ static void masked_handler_run(bool pwait2)
 	ASSERT_OK(sigaction(SIGUSR1, &sa, NULL));
 	hm_ep = new_ep();
 	for (int i = 0; i < NITEMS; i++) {
-		efd[i] = sys_eventfd(1, EFD_NONBLOCK);
-		ASSERT_GE(efd[i], 0);
+		efd[i] = new_efd(1, EFD_NONBLOCK);
 		ADD(hm_ep, efd[i], EPOLLIN, (uint64_t)i);
 	}
 	sigset_t block;

@@ -4,33 +4,127 @@
  * TFD_TIMER_CANCEL_ON_SET cancels (ECANCELED, readable, a blocked read
  * wakes).  Needs root: each test steps CLOCK_REALTIME forward by an hour
  * and back right away.  Between the two steps nothing asserts (an assert
- * ends the process), so the clock is put back even when a check fails.
+ * ends the process), so the clock is put back even when a check fails;
+ * and a guardian process puts it back if the test's process dies between
+ * them anyway (a timeout, a sanitizer's report, a kill).
  */
 #include "sys.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 
 #define STEP_S 3600
 
-/* Step CLOCK_REALTIME by secs; false if not allowed. */
-static bool clock_step(long secs)
+/*
+ * One step at a time, machine-wide: every worktree's make test runs these
+ * tests, and two read-modify-write steps that interleave would leave the
+ * clock off.  The clock is put back to an absolute time: where it was
+ * plus the monotonic time that passed.
+ */
+struct clock_step {
+	struct timespec real, mono; /* before the step */
+	_Atomic int owed;           /* stepped, not yet put back */
+	_Atomic int ready;          /* the guardian is watching */
+};
+static struct clock_step *step;
+static int step_lock = -1;
+static pid_t guardian = -1;
+
+static void clock_put_back(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += secs;
-	return clock_settime(CLOCK_REALTIME, &ts) == 0;
+	struct timespec m, t = step->real;
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	long long ns = (long long)(m.tv_sec - step->mono.tv_sec) * 1000000000 +
+	               (m.tv_nsec - step->mono.tv_nsec) + t.tv_nsec;
+	t.tv_sec += (time_t)(ns / 1000000000);
+	t.tv_nsec = (long)(ns % 1000000000);
+	clock_settime(CLOCK_REALTIME, &t);
 }
 
-static void need_clock_step(void)
+/* The guardian, on its parent's death: put the clock back if owed. */
+static void guardian_restore(int sig)
+{
+	(void)sig;
+	if (atomic_exchange(&step->owed, 0))
+		clock_put_back();
+	_exit(0); /* closing its copy of step_lock releases the lock */
+}
+
+/*
+ * Fork a process that shares the lock (flock belongs to the open file,
+ * which the child shares) and waits for this one's death
+ * (PR_SET_PDEATHSIG); clock_step_end() ends it.  Only async-signal-safe
+ * calls in the child: the test may have threads.
+ */
+static void guardian_start(void)
+{
+	pid_t parent = getpid();
+	atomic_store(&step->ready, 0);
+	guardian = fork();
+	if (guardian < 0)
+		SKIP("fork for the clock's guardian: %s", strerror(errno));
+	if (guardian == 0) {
+		signal(SIGUSR1, guardian_restore);
+		prctl(PR_SET_PDEATHSIG, SIGUSR1);
+		atomic_store(&step->ready, 1);
+		if (getppid() != parent) /* died before the prctl */
+			guardian_restore(0);
+		for (;;)
+			pause();
+	}
+	while (!atomic_load(&step->ready))
+		sleep_ms(1);
+}
+
+static void clock_step_begin(long secs)
 {
 	if (geteuid() != 0)
 		SKIP("stepping CLOCK_REALTIME needs root");
-	/* A zero step: does this process have CAP_SYS_TIME? */
-	if (!clock_step(0))
-		SKIP("clock_settime(CLOCK_REALTIME) fails: %s",
+	if (!step) {
+		step = mmap(NULL, sizeof(*step), PROT_READ | PROT_WRITE,
+		            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (step == MAP_FAILED)
+			SKIP("mmap: %s", strerror(errno));
+	}
+	step_lock = open("/tmp/uepoll-clock-step.lock",
+	                 O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	if (step_lock < 0 || flock(step_lock, LOCK_EX) != 0)
+		SKIP("no lock file for stepping the clock: %s",
 		     strerror(errno));
+	guardian_start();
+	clock_gettime(CLOCK_MONOTONIC, &step->mono);
+	clock_gettime(CLOCK_REALTIME, &step->real);
+	struct timespec t = step->real;
+	t.tv_sec += secs;
+	atomic_store(&step->owed, 1);
+	if (clock_settime(CLOCK_REALTIME, &t) != 0) {
+		int e = errno;
+		atomic_store(&step->owed, 0);
+		kill(guardian, SIGKILL);
+		waitpid(guardian, NULL, 0);
+		close(step_lock);
+		SKIP("clock_settime(CLOCK_REALTIME) fails: %s", strerror(e));
+	}
+}
+
+/* Back to where the clock would be without the step; then unlock. */
+static void clock_step_end(void)
+{
+	clock_put_back();
+	atomic_store(&step->owed, 0);
+	kill(guardian, SIGKILL);
+	waitpid(guardian, NULL, 0);
+	guardian = -1;
+	flock(step_lock, LOCK_UN);
+	close(step_lock);
+	step_lock = -1;
 }
 
 static int realtime_timer(long from_now, int flags)
@@ -54,7 +148,6 @@ static bool readable_within(int fd, int ms)
 
 TEST(timerfd_realtime_abs_follows_clock_step)
 {
-	need_clock_step();
 	/* Half an hour away: the step of an hour takes it past. */
 	int abs = realtime_timer(STEP_S / 2, TFD_TIMER_ABSTIME);
 	int rel = realtime_timer(STEP_S / 2, 0);
@@ -63,16 +156,14 @@ TEST(timerfd_realtime_abs_follows_clock_step)
 	ASSERT_OK(sys_timerfd_settime(mono, 0, &its, NULL));
 	ASSERT_FALSE(readable_within(abs, 0));
 
-	bool stepped = clock_step(STEP_S);
-	bool abs_fired = stepped && readable_within(abs, 2000);
+	clock_step_begin(STEP_S);
+	bool abs_fired = readable_within(abs, 2000);
 	bool rel_fired = readable_within(rel, 50);
 	bool mono_fired = readable_within(mono, 0);
 	struct itimerspec left;
 	int g = sys_timerfd_gettime(rel, &left);
-	if (stepped)
-		clock_step(-STEP_S);
+	clock_step_end();
 
-	ASSERT_TRUE(stepped);
 	ASSERT_TRUE(abs_fired);
 	ASSERT_EQ(read_u64(abs), 1);
 	/* A relative REALTIME timer runs on the monotonic clock. */
@@ -88,15 +179,12 @@ TEST(timerfd_realtime_abs_follows_clock_step)
 /* A step backwards moves an absolute deadline away. */
 TEST(timerfd_realtime_abs_step_back_delays)
 {
-	need_clock_step();
 	int abs = realtime_timer(1, TFD_TIMER_ABSTIME);
-	bool stepped = clock_step(-STEP_S);
+	clock_step_begin(-STEP_S);
 	bool fired = readable_within(abs, 1500);
 	struct itimerspec left;
 	int g = sys_timerfd_gettime(abs, &left);
-	if (stepped)
-		clock_step(STEP_S);
-	ASSERT_TRUE(stepped);
+	clock_step_end();
 	ASSERT_FALSE(fired);
 	ASSERT_OK(g);
 	ASSERT_GT(left.it_value.tv_sec, STEP_S - 60);
@@ -105,7 +193,6 @@ TEST(timerfd_realtime_abs_step_back_delays)
 
 TEST(timerfd_cancel_on_set_ecanceled)
 {
-	need_clock_step();
 	int c = realtime_timer(STEP_S * 24,
 	                       TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET);
 	/* Without ABSTIME the flag has no effect. */
@@ -116,8 +203,8 @@ TEST(timerfd_cancel_on_set_ecanceled)
 	ASSERT_EQ(wait0(ep, ev, 2), 0);
 	uint64_t v;
 
-	bool stepped = clock_step(STEP_S);
-	bool woke = stepped && sys_epoll_wait(ep, ev, 2, 2000) == 1;
+	clock_step_begin(STEP_S);
+	bool woke = sys_epoll_wait(ep, ev, 2, 2000) == 1;
 	errno = 0;
 	ssize_t r1 = sys_read(c, &v, sizeof(v));
 	int e1 = errno;
@@ -125,15 +212,13 @@ TEST(timerfd_cancel_on_set_ecanceled)
 	ssize_t r2 = sys_read(c, &v, sizeof(v));
 	int e2 = errno;
 	bool plain_readable = readable_within(plain, 0);
-	bool back = stepped && clock_step(-STEP_S);
+	clock_step_end();
 	/* Putting the clock back is a change too: cancelled again. */
-	bool again = back && readable_within(c, 2000);
+	bool again = readable_within(c, 2000);
 	errno = 0;
 	ssize_t r3 = sys_read(c, &v, sizeof(v));
 	int e3 = errno;
 
-	ASSERT_TRUE(stepped);
-	ASSERT_TRUE(back);
 	ASSERT_TRUE(woke);
 	ASSERT_EQ(ev[0].data.u64, 7);
 	ASSERT_EQ(r1, -1);
@@ -169,7 +254,6 @@ static void *read_blocking(void *arg)
 
 TEST(timerfd_cancel_on_set_wakes_blocked_read)
 {
-	need_clock_step();
 	int fd = sys_timerfd_create(CLOCK_REALTIME, 0); /* blocking */
 	ASSERT_GE(fd, 0);
 	struct itimerspec its = {0};
@@ -182,15 +266,13 @@ TEST(timerfd_cancel_on_set_wakes_blocked_read)
 	ASSERT_OK(pthread_create(&t, NULL, read_blocking, &b));
 	sleep_ms(100); /* let it block */
 
-	bool stepped = clock_step(STEP_S);
+	clock_step_begin(STEP_S);
 	int64_t t0 = now_ms();
-	while (stepped && !b.done && now_ms() - t0 < 2000)
+	while (!b.done && now_ms() - t0 < 2000)
 		sleep_ms(5);
 	bool done = b.done;
-	if (stepped)
-		clock_step(-STEP_S);
+	clock_step_end();
 
-	ASSERT_TRUE(stepped);
 	ASSERT_TRUE(done);
 	ASSERT_OK(pthread_join(t, NULL));
 	ASSERT_EQ(b.r, -1);

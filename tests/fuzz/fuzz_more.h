@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -414,9 +415,16 @@ FZ_FN void fz_op_poll_select(struct fz_state *s)
 	}
 	/* select: a bad descriptor (-1, INT_MAX) cannot be in a set. */
 	fd_set kset[3];
+	/* Mapped: only the pages touched cost memory (even under ASan). */
 	if (!uset[0])
 		for (int j = 0; j < 3; j++)
-			uset[j] = calloc(1, uset_bytes);
+			uset[j] = mmap(NULL, uset_bytes, PROT_READ | PROT_WRITE,
+			               MAP_PRIVATE | MAP_ANONYMOUS |
+			                       MAP_NORESERVE,
+			               -1, 0);
+	if (uset[0] == MAP_FAILED || uset[1] == MAP_FAILED ||
+	    uset[2] == MAP_FAILED)
+		return;
 	int kmax = -1, umax = -1;
 	for (int j = 0; j < 3; j++)
 		FD_ZERO(&kset[j]);

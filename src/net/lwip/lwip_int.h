@@ -70,7 +70,6 @@ struct lsk {
 	int backlog;
 	u8_t netif_idx; /* the interface the socket is tied to, or 0 */
 	bool nodelay;   /* TCP_NODELAY */
-	bool reuseaddr; /* SO_REUSEADDR */
 	bool fin;       /* the peer's FIN arrived */
 	bool connected; /* a connect call saw it connected (SS_CONNECTED) */
 	struct sockaddr_in local, peer;
@@ -83,6 +82,7 @@ struct lsk {
 	bool nospace;    /* a writer found no room: wake it (SOCK_NOSPACE) */
 	size_t rx_bytes; /* bytes (stream) or datagrams on the queue */
 	size_t aq_len;   /* connections in the accept queue */
+	bool reuseaddr;  /* SO_REUSEADDR */
 };
 
 /* lwip_sock.c */

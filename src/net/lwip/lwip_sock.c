@@ -201,16 +201,19 @@ int lsk_getsockopt(struct uepoll_file *file, int level, int name, void *val,
 	struct lsk *sk = uepoll_file_private(file);
 	int v;
 	if (level == IPPROTO_TCP && sk->type == SOCK_STREAM &&
-	    name == TCP_NODELAY)
-		return put_int(val, len, sk->nodelay);
+	    name == TCP_NODELAY) {
+		LOCK_TCPIP_CORE();
+		v = sk->nodelay;
+		UNLOCK_TCPIP_CORE();
+		return put_int(val, len, v);
+	}
 	if (level != SOL_SOCKET)
 		return -ENOPROTOOPT;
+	pthread_mutex_lock(&sk->lock);
 	switch (name) {
 	case SO_ERROR:
-		pthread_mutex_lock(&sk->lock);
 		v = sk->err;
 		sk->err = 0;
-		pthread_mutex_unlock(&sk->lock);
 		break;
 	case SO_TYPE:
 		v = sk->type;
@@ -234,8 +237,12 @@ int lsk_getsockopt(struct uepoll_file *file, int level, int name, void *val,
 		v = TCP_WND;
 		break;
 	default:
-		return -ENOPROTOOPT;
+		v = -1;
+		break;
 	}
+	pthread_mutex_unlock(&sk->lock);
+	if (v < 0)
+		return -ENOPROTOOPT;
 	return put_int(val, len, v);
 }
 
@@ -257,7 +264,9 @@ int lsk_setsockopt(struct uepoll_file *file, int level, int name,
 				tcp_nagle_enable(sk->tcp);
 		}
 	} else if (level == SOL_SOCKET && name == SO_REUSEADDR) {
+		pthread_mutex_lock(&sk->lock);
 		sk->reuseaddr = v != 0;
+		pthread_mutex_unlock(&sk->lock);
 		struct tcp_pcb *t = sk->tcp;
 		if (t && v)
 			ip_set_option(t, SOF_REUSEADDR);
