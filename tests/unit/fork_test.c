@@ -74,6 +74,9 @@ static int child_fresh_objects(void)
  */
 TEST(fork_child_waiter_woken_despite_parent_sleepers)
 {
+#ifdef __SANITIZE_THREAD__
+	SKIP("TSan cannot start a thread in the child of a threaded fork");
+#endif
 	int ep = uepoll_create1(0), efd = uepoll_eventfd(0, EFD_NONBLOCK);
 	struct epoll_event e = {.events = EPOLLIN, .data.u64 = 1};
 	ASSERT_OK(uepoll_ctl(ep, EPOLL_CTL_ADD, efd, &e));
@@ -139,6 +142,9 @@ static void *busy_main(void *p)
  */
 TEST_T(fork_repeatedly_while_timers_run_and_threads_work, 60)
 {
+#ifdef __SANITIZE_THREAD__
+	SKIP("TSan cannot start a thread in the child of a threaded fork");
+#endif
 	int ep = uepoll_create1(0);
 	int tfd = uepoll_timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
 	int idle = uepoll_eventfd(0, EFD_NONBLOCK);
