@@ -93,6 +93,8 @@ int lsk_install(struct lsk *sk, int flags);
 int lsk_addr_in(const struct sockaddr *a, socklen_t len, ip_addr_t *ip,
                 u16_t *port);
 void lsk_addr_out(struct sockaddr_in *sin, const ip_addr_t *ip, u16_t port);
+int lsk_getname(struct uepoll_file *file, struct sockaddr *addr, socklen_t *len,
+                int peer);
 int lsk_getsockopt(struct uepoll_file *file, int level, int name, void *val,
                    socklen_t *len);
 int lsk_setsockopt(struct uepoll_file *file, int level, int name,

@@ -195,6 +195,22 @@ static int put_int(void *val, socklen_t *len, int v)
 	return 0;
 }
 
+/* getsockname (peer 0) and getpeername (peer 1), TCP and UDP alike. */
+int lsk_getname(struct uepoll_file *file, struct sockaddr *addr, socklen_t *len,
+                int peer)
+{
+	struct lsk *sk = uepoll_file_private(file);
+	int r = 0;
+	LOCK_TCPIP_CORE();
+	if (peer && sk->state != LSK_CONNECTED)
+		r = -ENOTCONN;
+	else
+		memcpy(addr, peer ? &sk->peer : &sk->local, sizeof(sk->peer));
+	UNLOCK_TCPIP_CORE();
+	*len = sizeof(struct sockaddr_in);
+	return r;
+}
+
 int lsk_getsockopt(struct uepoll_file *file, int level, int name, void *val,
                    socklen_t *len)
 {

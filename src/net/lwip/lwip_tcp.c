@@ -380,21 +380,6 @@ out:
 	return r;
 }
 
-static int tcp_getname_(struct uepoll_file *f, struct sockaddr *addr,
-                        socklen_t *len, int peer)
-{
-	struct lsk *sk = sk_of(f);
-	int r = 0;
-	LOCK_TCPIP_CORE();
-	if (peer && sk->state != LSK_CONNECTED)
-		r = -ENOTCONN;
-	else
-		memcpy(addr, peer ? &sk->peer : &sk->local, sizeof(sk->peer));
-	UNLOCK_TCPIP_CORE();
-	*len = sizeof(struct sockaddr_in);
-	return r;
-}
-
 static int tcp_shutdown_(struct uepoll_file *f, int how)
 {
 	struct lsk *sk = sk_of(f);
@@ -589,7 +574,7 @@ const struct uepoll_socket_operations lsk_tcp_ops = {
         .connect = tcp_connect_,
         .listen = tcp_listen_,
         .accept = tcp_accept_,
-        .getname = tcp_getname_,
+        .getname = lsk_getname,
         .shutdown = tcp_shutdown_,
         .getsockopt = lsk_getsockopt,
         .setsockopt = lsk_setsockopt,

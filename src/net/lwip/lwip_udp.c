@@ -137,21 +137,6 @@ static int udp_connect_(struct uepoll_file *f, const struct sockaddr *a,
 	return r;
 }
 
-static int udp_getname_(struct uepoll_file *f, struct sockaddr *addr,
-                        socklen_t *len, int peer)
-{
-	struct lsk *sk = sk_of(f);
-	int r = 0;
-	LOCK_TCPIP_CORE();
-	if (peer && sk->state != LSK_CONNECTED)
-		r = -ENOTCONN;
-	else
-		memcpy(addr, peer ? &sk->peer : &sk->local, sizeof(sk->peer));
-	UNLOCK_TCPIP_CORE();
-	*len = sizeof(struct sockaddr_in);
-	return r;
-}
-
 static int udp_shutdown_(struct uepoll_file *f, int how)
 {
 	struct lsk *sk = sk_of(f);
@@ -269,7 +254,7 @@ out:
 const struct uepoll_socket_operations lsk_udp_ops = {
         .bind = udp_bind_,
         .connect = udp_connect_,
-        .getname = udp_getname_,
+        .getname = lsk_getname,
         .shutdown = udp_shutdown_,
         .getsockopt = lsk_getsockopt,
         .setsockopt = lsk_setsockopt,
