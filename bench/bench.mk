@@ -2,12 +2,13 @@
 # side (bench/README.md).  BENCH_QUICK=1 for a run under a minute.
 # make bench-callgrind: instruction counts of the hot paths.
 # bench/timer_lateness.c and bench/timer.mk are a separate benchmark, and
-# so are bench/herd_kfd.c (make bench-herd) and bench/http_wire.c.
-BENCH_SRC := $(filter-out bench/timer_lateness.c bench/herd_kfd.c bench/http_wire.c,$(wildcard bench/*.c))
+# so are bench/herd_kfd.c (make bench-herd), bench/preload_calls.c (make
+# bench-preload) and bench/http_wire.c.
+BENCH_SRC := $(filter-out bench/timer_lateness.c bench/herd_kfd.c bench/http_wire.c bench/preload_calls.c,$(wildcard bench/*.c))
 BENCH_BIN := $(B)/bench/uepoll-bench
 BENCH_OUT := build/bench
 
-.PHONY: bench bench-callgrind bench-herd
+.PHONY: bench bench-callgrind bench-herd bench-preload
 
 # The herd around kernel fds (bench/herd_kfd.c, issue 10).
 $(B)/bench/herd-kfd: bench/herd_kfd.c $(B)/libuepoll.a include/uepoll.h
@@ -16,6 +17,16 @@ $(B)/bench/herd-kfd: bench/herd_kfd.c $(B)/libuepoll.a include/uepoll.h
 
 bench-herd: $(B)/bench/herd-kfd
 	$(B)/bench/herd-kfd
+
+# What the preload adds to each epoll call (bench/preload_calls.c, issue
+# 10): a plain epoll program, run natively (a control) and preloaded.
+$(B)/bench/preload-calls: bench/preload_calls.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< -ldl $(LDLIBS)
+
+bench-preload: $(B)/bench/preload-calls $(B)/libuepoll-preload.so
+	$(B)/bench/preload-calls
+	tools/uepoll-run $(B)/bench/preload-calls
 
 $(BENCH_BIN): $(BENCH_SRC) bench/bench.h $(B)/libuepoll.a include/uepoll.h
 	@mkdir -p $(dir $@)

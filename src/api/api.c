@@ -85,13 +85,26 @@ UEPOLL_API int uepoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 	return (int)uep_ret_errno(r);
 }
 
-/* A kernel epoll fd: the kernel's epoll_pwait2 with the same deadline. */
-static int kernel_wait(int epfd, struct epoll_event *events, int maxevents,
-                       const struct uep_deadline *dl, const sigset_t *sigmask)
+/*
+ * A wait's timeout as the caller gave it: milliseconds (epoll_wait,
+ * epoll_pwait) or a timespec (epoll_pwait2, already checked).  A wait that
+ * goes to the kernel passes it on unchanged; one that uepoll runs turns
+ * it into a deadline.
+ */
+struct wait_timeout {
+	bool is_ts;
+	int ms;
+	const struct timespec *ts;
+};
+
+/* The kernel's wait on kernel epoll kfd, with the caller's own timeout. */
+static int kernel_wait(int kfd, struct epoll_event *events, int maxevents,
+                       const struct wait_timeout *to, const sigset_t *sigmask)
 {
-	struct timespec rel;
-	int r = epoll_pwait2(epfd, events, maxevents,
-	                     uep_deadline_remaining(dl, &rel), sigmask);
+	int r = to->is_ts
+	                ? epoll_pwait2(kfd, events, maxevents, to->ts, sigmask)
+	        : sigmask ? epoll_pwait(kfd, events, maxevents, to->ms, sigmask)
+	                  : epoll_wait(kfd, events, maxevents, to->ms);
 	return r < 0 ? -errno : r;
 }
 
@@ -117,20 +130,40 @@ static void sigmask_exit(const sigset_t *old)
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, _NSIG / 8);
 }
 
-/* Since 6.15: EBADF, then maxevents, then EFAULT, then not-an-epoll. */
+/*
+ * Since 6.15: EBADF, then maxevents, then EFAULT, then not-an-epoll.  An
+ * instance that only holds kernel fds (the preload's) waits in its kernel
+ * half with the caller's arguments, so the checks, their order, the mask
+ * and the timeout are the kernel's own, and uepoll adds no system call
+ * and no clock read (the diagnostic mode, when on, takes the full path).
+ */
 static int do_epoll_wait(int epfd, struct epoll_event *events, int maxevents,
-                         const struct uep_deadline *dl, const sigset_t *sigmask)
+                         const struct wait_timeout *to, const sigset_t *sigmask)
 {
 	if (!uep_is_uepoll_fd(epfd) && epfd >= 0)
-		return kernel_wait(epfd, events, maxevents, dl, sigmask);
+		return kernel_wait(epfd, events, maxevents, to, sigmask);
+	struct uepoll_file *f = uep_fget(epfd);
+	long r;
+	int kfd = f ? uep_ep_kernel_only(f) : -1;
+	if (kfd >= 0 && !uep_diag_on()) {
+		r = kernel_wait(kfd, events, maxevents, to, sigmask);
+		uep_file_put(f);
+		return (int)r;
+	}
 	sigset_t old;
 	if (sigmask) {
 		int err = sigmask_enter(sigmask, &old);
-		if (err)
+		if (err) {
+			if (f)
+				uep_file_put(f);
 			return err;
+		}
 	}
-	struct uepoll_file *f = uep_fget(epfd);
-	long r;
+	struct uep_deadline dl;
+	if (to->is_ts)
+		uep_deadline_ts(&dl, to->ts);
+	else
+		uep_deadline_ms(&dl, to->ms);
 	if (!f)
 		r = -EBADF;
 	else if (maxevents <= 0 || maxevents > EP_MAX_EVENTS)
@@ -140,10 +173,10 @@ static int do_epoll_wait(int epfd, struct epoll_event *events, int maxevents,
 		r = -EFAULT;
 	else if (uep_diag_on()) {
 		uep_diag_wait(f, epfd, NULL, -1);
-		r = uep_ep_wait(f, events, maxevents, dl, sigmask);
+		r = uep_ep_wait(f, events, maxevents, &dl, sigmask);
 		uep_diag_wait(f, epfd, events, (int)r);
 	} else {
-		r = uep_ep_wait(f, events, maxevents, dl, sigmask);
+		r = uep_ep_wait(f, events, maxevents, &dl, sigmask);
 	}
 	if (f)
 		uep_file_put(f);
@@ -156,19 +189,17 @@ static int do_epoll_wait(int epfd, struct epoll_event *events, int maxevents,
 UEPOLL_API int uepoll_wait(int epfd, struct epoll_event *events, int maxevents,
                            int timeout)
 {
-	struct uep_deadline dl;
-	uep_deadline_ms(&dl, timeout);
+	struct wait_timeout to = {.ms = timeout};
 	return (int)uep_ret_errno(
-	        do_epoll_wait(epfd, events, maxevents, &dl, NULL));
+	        do_epoll_wait(epfd, events, maxevents, &to, NULL));
 }
 
 UEPOLL_API int uepoll_pwait(int epfd, struct epoll_event *events, int maxevents,
                             int timeout, const sigset_t *sigmask)
 {
-	struct uep_deadline dl;
-	uep_deadline_ms(&dl, timeout);
+	struct wait_timeout to = {.ms = timeout};
 	return (int)uep_ret_errno(
-	        do_epoll_wait(epfd, events, maxevents, &dl, sigmask));
+	        do_epoll_wait(epfd, events, maxevents, &to, sigmask));
 }
 
 static int timespec_check(const struct timespec *ts)
@@ -184,16 +215,15 @@ UEPOLL_API int uepoll_pwait2(int epfd, struct epoll_event *events,
                              int maxevents, const struct timespec *timeout,
                              const sigset_t *sigmask)
 {
-	struct uep_deadline dl;
 	/* The timespec is read before the descriptor is looked up. */
 	if (timeout) {
 		int r = timespec_check(timeout);
 		if (r)
 			return (int)uep_ret_errno(r);
 	}
-	uep_deadline_ts(&dl, timeout);
+	struct wait_timeout to = {.is_ts = true, .ts = timeout};
 	return (int)uep_ret_errno(
-	        do_epoll_wait(epfd, events, maxevents, &dl, sigmask));
+	        do_epoll_wait(epfd, events, maxevents, &to, sigmask));
 }
 
 /* ---- objects ---- */
