@@ -43,14 +43,16 @@ extern "C" {
  *
  * Async-signal-safe (may be called from a signal handler, even one that
  * interrupted a uepoll call in the same thread): uepoll_write() of 8 bytes
- * on a uepoll eventfd, and uepoll_read()/uepoll_write()/uepoll_close() on
- * kernel fds (they are libc's read, write, close).  From a handler that
- * interrupted uepoll, an eventfd write never sleeps (a blocking eventfd
- * whose counter is full gives EAGAIN) and its wake-up of epoll, poll and
- * blocked readers is issued when the interrupted call leaves its critical
- * section, microseconds later.  Every other call may deadlock in a handler
- * that interrupted uepoll in the same thread; with signals blocked around
- * uepoll calls, or from other threads, they are safe.
+ * on a uepoll eventfd (another thread may close it meanwhile: the close,
+ * not the handler, then frees it), and uepoll_read()/uepoll_write()/
+ * uepoll_close() on kernel fds (they are libc's read, write, close).
+ * From a handler that interrupted uepoll, an eventfd write never sleeps
+ * (a blocking eventfd whose counter is full gives EAGAIN) and its wake-up
+ * of epoll, poll and blocked readers is issued when the interrupted call
+ * leaves its critical section, microseconds later.  Every other call may
+ * deadlock in a handler that interrupted uepoll in the same thread; with
+ * signals blocked around uepoll calls, or from other threads, they are
+ * safe.
  *
  * fork: the child gets a copy of every in-process object (not shared with
  * the parent: a pipe does not connect them).  It may create, use and close

@@ -172,14 +172,35 @@ static struct fd_slot *slot_lock(int fd, struct uep_owned_mutex **st)
 	return s;
 }
 
-struct uepoll_file *uep_fget(int fd)
+/* A reference to the slot's file, or a pin when pin and the file allows. */
+static struct uepoll_file *slot_get(struct fd_slot *s, bool pin, bool *pinned)
+{
+	struct uepoll_file *f = s->file;
+	*pinned = false;
+	if (!f)
+		return NULL;
+	/*
+	 * Relaxed: the final release, which waits for pins, comes after a
+	 * slot_take of this stripe, so the stripe lock orders this increment
+	 * before it (or, in the handler's case below, the interrupted section
+	 * of this same thread does the taking, after the handler returned).
+	 */
+	if (pin && (f->f_mode & UEP_FMODE_SIGSAFE_WRITE)) {
+		atomic_fetch_add_explicit(&f->f_pins, 1, memory_order_relaxed);
+		*pinned = true;
+	} else {
+		uep_file_get(f);
+	}
+	return f;
+}
+
+static struct uepoll_file *fget(int fd, bool pin, bool *pinned)
 {
 	unsigned idx;
 	struct fd_slot *s = slot_at(fd, &idx);
 	if (!s)
 		return NULL;
 	struct uep_owned_mutex *st = stripe_of(idx);
-	struct uepoll_file *f;
 	if (UEP_UNLIKELY(uep_in_engine()) && uep_owned_by_me(st)) {
 		/*
 		 * A signal handler interrupted this thread's own section on
@@ -187,17 +208,23 @@ struct uepoll_file *uep_fget(int fd)
 		 * and every section drops file references only after its
 		 * unlock, so the file read here holds one.
 		 */
-		f = s->file;
-		if (f)
-			uep_file_get(f);
-		return f;
+		return slot_get(s, pin, pinned);
 	}
 	uep_owned_lock(st);
-	f = s->file;
-	if (f)
-		uep_file_get(f);
+	struct uepoll_file *f = slot_get(s, pin, pinned);
 	uep_owned_unlock(st);
 	return f;
+}
+
+struct uepoll_file *uep_fget(int fd)
+{
+	bool pinned;
+	return fget(fd, false, &pinned);
+}
+
+struct uepoll_file *uep_fget_pin(int fd, bool *pinned)
+{
+	return fget(fd, true, pinned);
 }
 
 /* Clear the slot; returns the file it held (its reference), or NULL. */

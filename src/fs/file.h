@@ -33,9 +33,18 @@ struct uep_epitem;
  * partial-write rules); the API calls them once instead of looping.
  */
 #define UEP_FMODE_BLOCKS 0x8u
+/*
+ * f_op->write never sleeps and is async-signal-safe (eventfd): a write
+ * pins the file instead of taking a reference (uep_fget_pin), so that a
+ * signal handler's write never drops the last one (docs/DESIGN.md,
+ * Signal handlers).
+ */
+#define UEP_FMODE_SIGSAFE_WRITE 0x10u
 
 struct uepoll_file {
 	_Atomic long f_count;
+	/* Pinned callers (uep_fget_pin): the final release waits for them. */
+	_Atomic unsigned f_pins;
 	const struct uepoll_file_operations *f_op;
 	/* A user socket's operations (uepoll_socket_create), or NULL. */
 	const struct uepoll_socket_operations *f_sop;
@@ -86,8 +95,21 @@ static inline bool uep_file_tryget(struct uepoll_file *f)
 	return c > 0;
 }
 
-/* Drop a reference; the last one releases the file. */
+/*
+ * Drop a reference; the last one releases the file: it removes the epoll
+ * registrations, waits until no caller pins the file, then calls release.
+ */
 void uep_file_put(struct uepoll_file *f);
+
+/*
+ * The end of a pinned call (uep_fget_pin).  The release store pairs with
+ * the acquire load of the final release's wait in uep_file_put(): what
+ * the pinned call did to the file happens before its memory is freed.
+ */
+static inline void uep_file_unpin(struct uepoll_file *f)
+{
+	atomic_fetch_sub_explicit(&f->f_pins, 1, memory_order_release);
+}
 /* Free a released file's memory (the owner's job with UEP_FMODE_OWNED). */
 void uep_file_free(struct uepoll_file *f);
 
