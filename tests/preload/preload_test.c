@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -448,6 +449,65 @@ static void t_threads(void)
 	close(ep);
 }
 
+/*
+ * Waits and ctls racing the close of their epoll fd and the reuse of its
+ * number: each call gets an answer Linux could give (under the preload a
+ * wait on the instance goes to its kernel half with no lock: see
+ * uep_fd_kernel_epoll), and nothing crashes.
+ */
+static _Atomic int race_ep = -1, race_stop, race_bad, race_rfd;
+
+static void *race_caller(void *arg)
+{
+	(void)arg;
+	struct epoll_event ev = {.events = EPOLLIN}, out[4];
+	while (!atomic_load(&race_stop)) {
+		int ep = atomic_load(&race_ep);
+		int w = epoll_wait(ep, out, 4, 0), we = errno;
+		int c = epoll_ctl(ep, EPOLL_CTL_MOD, atomic_load(&race_rfd),
+		                  &ev);
+		int ce = errno;
+		if (!(w >= 0 || we == EBADF || we == EINVAL) ||
+		    !(c == 0 || ce == EBADF || ce == EINVAL || ce == ENOENT))
+			atomic_store(&race_bad, w < 0 ? we : ce);
+	}
+	return NULL;
+}
+
+static void t_wait_ctl_race_close(void)
+{
+	int p[2];
+	CHECK(pipe2(p, O_NONBLOCK) == 0 && write(p[1], "x", 1) == 1);
+	atomic_store(&race_rfd, p[0]);
+	atomic_store(&race_stop, 0);
+	atomic_store(&race_bad, 0);
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&t[i], NULL, race_caller, NULL) == 0);
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long rounds = 0;
+	do {
+		int ep = epoll_create1(0);
+		if (ep < 0)
+			break;
+		struct epoll_event ev = {.events = EPOLLIN};
+		atomic_store(&race_ep, ep);
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) != 0)
+			atomic_store(&race_bad, errno);
+		close(ep);
+		rounds++;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec - t0.tv_sec < 1 && rounds < 200000);
+	atomic_store(&race_stop, 1);
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_join(t[i], NULL) == 0);
+	CHECK(atomic_load(&race_bad) == 0);
+	CHECK(rounds > 100);
+	close(p[0]);
+	close(p[1]);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -464,6 +524,7 @@ static const struct {
         {"fork", t_fork},
         {"raw_syscall", t_raw_syscall},
         {"threads", t_threads},
+        {"wait_ctl_race_close", t_wait_ctl_race_close},
         {"vfork", t_vfork},
         {"calls_reach_preload", t_calls_reach_preload},
 };
