@@ -231,9 +231,13 @@ static void *fk_sleeper(void *arg)
 {
 	struct tstate *t = arg;
 	struct epoll_event out[2];
-	doing(t, "epoll_wait(F, long)", fk_ep);
-	int n = uepoll_wait(fk_ep, out, 2, -1); /* woken at the end */
-	done(t);
+	int n = 0;
+	/* Woken at the end; 10 s waits, which the watchdog allows. */
+	while (n == 0) {
+		doing(t, "epoll_wait(F, long)", fk_ep);
+		n = uepoll_wait(fk_ep, out, 2, 10000);
+		done(t);
+	}
 	if (n != 1)
 		die("fork sleeper: %d errno %d", n, errno);
 	return NULL;
