@@ -41,6 +41,12 @@ enum lsk_state {
 	LSK_CONNECTED,  /* established, maybe half closed */
 	LSK_CLOSED,     /* reset, failed, or closed both ways */
 };
+/* What the connect calls saw (Linux's sock->state, beside TCP's state). */
+enum lsk_ss {
+	LSK_SS_UNCONNECTED, /* no connect under way, or its end reported */
+	LSK_SS_CONNECTING,  /* a connect started it; no call saw it end yet */
+	LSK_SS_CONNECTED,   /* a call saw it established, or accepted */
+};
 #define LSK_RCV_SHUT 1u  /* Linux's RCV_SHUTDOWN */
 #define LSK_SEND_SHUT 2u /* SEND_SHUTDOWN */
 
@@ -71,7 +77,7 @@ struct lsk {
 	u8_t netif_idx; /* the interface the socket is tied to, or 0 */
 	bool nodelay;   /* TCP_NODELAY */
 	bool fin;       /* the peer's FIN arrived */
-	bool connected; /* a connect call saw it connected (SS_CONNECTED) */
+	enum lsk_ss ss;
 	struct sockaddr_in local, peer;
 
 	/* (lock), written under core too */

@@ -168,7 +168,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t e)
 	c->nodelay = l->nodelay;
 	c->netif_idx = l->netif_idx;
 	c->state = LSK_CONNECTED;
-	c->connected = true;
+	c->ss = LSK_SS_CONNECTED;
 	c->writable = tcp_room(pcb);
 	lsk_addr_out(&c->local, &pcb->local_ip, pcb->local_port);
 	lsk_addr_out(&c->peer, &pcb->remote_ip, pcb->remote_port);
@@ -327,6 +327,27 @@ static int tcp_accept_(struct uepoll_file *f, struct sockaddr *addr,
 	return lsk_install(c, flags);
 }
 
+/*
+ * A connect after the one that started a connection, as inet_stream_connect
+ * (core): EALREADY while under way, then once how it ended.
+ */
+static int connect_again(struct lsk *sk)
+{
+	int r = 0;
+	pthread_mutex_lock(&sk->lock);
+	if (sk->state == LSK_CONNECTING) {
+		r = -EALREADY;
+	} else if (sk->state == LSK_CONNECTED) {
+		sk->ss = LSK_SS_CONNECTED;
+	} else { /* refused, reset or timed out: the error, taken */
+		r = sk->err ? -sk->err : -ECONNABORTED;
+		sk->err = 0;
+		sk->ss = LSK_SS_UNCONNECTED;
+	}
+	pthread_mutex_unlock(&sk->lock);
+	return r;
+}
+
 static int tcp_connect_(struct uepoll_file *f, const struct sockaddr *a,
                         socklen_t len)
 {
@@ -337,25 +358,19 @@ static int tcp_connect_(struct uepoll_file *f, const struct sockaddr *a,
 	if (r)
 		return r;
 	LOCK_TCPIP_CORE();
-	switch (sk->state) {
-	case LSK_CONNECTING:
-		r = -EALREADY;
+	if (sk->ss == LSK_SS_CONNECTING) {
+		r = connect_again(sk);
 		goto out;
-	case LSK_CONNECTED: /* the first call after it completed says 0 */
-		r = sk->connected ? -EISCONN : 0;
-		sk->connected = true;
+	}
+	/* Connected, or a listener: only a fresh or failed socket connects. */
+	if (sk->ss == LSK_SS_CONNECTED || sk->state == LSK_LISTEN ||
+	    sk->state == LSK_CONNECTED) {
+		r = -EISCONN;
 		goto out;
-	case LSK_LISTEN:
-		r = -EINVAL;
+	}
+	if (!sk->tcp && lsk_tcp_open(sk)) { /* after a failure: a new pcb */
+		r = -ENOBUFS;
 		goto out;
-	case LSK_CLOSED: /* after a failed connect: a new pcb */
-		if (sk->tcp || lsk_tcp_open(sk)) {
-			r = sk->tcp ? -EISCONN : -ENOBUFS;
-			goto out;
-		}
-		break;
-	case LSK_NEW:
-		break;
 	}
 	if (!sk->netif_idx)
 		sk->netif_idx = lsk_netif_to_peer(&ip);
@@ -373,6 +388,7 @@ static int tcp_connect_(struct uepoll_file *f, const struct sockaddr *a,
 	sk->shut = 0;
 	sk->err = 0;
 	pthread_mutex_unlock(&sk->lock);
+	sk->ss = LSK_SS_CONNECTING;
 	sk->fin = false;
 	r = -EINPROGRESS;
 out:
@@ -390,6 +406,15 @@ static int tcp_shutdown_(struct uepoll_file *f, int how)
 	LOCK_TCPIP_CORE();
 	if (sk->state == LSK_LISTEN)
 		goto out;
+	if (sk->state == LSK_CONNECTING) { /* inet_shutdown: disconnect */
+		let_go(sk);
+		pthread_mutex_lock(&sk->lock);
+		sk->err = ECONNRESET;
+		pthread_mutex_unlock(&sk->lock);
+		sk->ss = LSK_SS_UNCONNECTED;
+		lsk_wake(sk, 0);
+		goto out;
+	}
 	if (sk->state != LSK_CONNECTED)
 		r = -ENOTCONN; /* and yet the bits are set, as inet_shutdown */
 	pthread_mutex_lock(&sk->lock);
