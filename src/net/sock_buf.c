@@ -121,6 +121,16 @@ int uep_sock_wait_sleep(struct uep_sock_waiter *sw)
 	return r == -EINTR ? -EINTR : 0;
 }
 
+int uep_sock_wait_step(struct uep_sock_waiter *sw, struct uepoll_wait_queue *wq,
+                       uint32_t key, bool exclusive)
+{
+	if (!sw->armed) {
+		uep_sock_wait_prepare(sw, wq, key, exclusive);
+		return 0;
+	}
+	return uep_sock_wait_sleep(sw);
+}
+
 void uep_sock_wait_finish(struct uep_sock_waiter *sw)
 {
 	if (sw->armed)
@@ -145,13 +155,8 @@ int uep_sock_wait_wmem(struct uep_sock *sk, bool nonblock)
 		err = -EAGAIN;
 		if (nonblock)
 			break;
-		if (!sw.armed) {
-			uep_sock_wait_prepare(&sw, &sk->wq,
-			                      EPOLLOUT | EPOLLERR | EPOLLHUP,
-			                      false);
-			continue;
-		}
-		err = uep_sock_wait_sleep(&sw);
+		err = uep_sock_wait_step(&sw, &sk->wq,
+		                         EPOLLOUT | EPOLLERR | EPOLLHUP, false);
 		if (err)
 			break;
 	}

@@ -374,12 +374,8 @@ int uep_sock_accept(struct uep_sock *sk, struct uepoll_file *f,
 		uep_mutex_unlock(&sk->lock);
 		if (err != -EAGAIN || uep_file_nonblock(f))
 			break;
-		if (!sw.armed) {
-			uep_sock_wait_prepare(&sw, &sk->wq, EPOLLIN | EPOLLERR,
-			                      true);
-			continue;
-		}
-		err = uep_sock_wait_sleep(&sw);
+		err = uep_sock_wait_step(&sw, &sk->wq, EPOLLIN | EPOLLERR,
+		                         true);
 		if (err)
 			break;
 	}
@@ -603,37 +599,40 @@ int uep_sock_setsockopt(struct uep_sock *sk, int level, int name,
 
 /* ---- send and receive ---- */
 
-ssize_t uep_sock_sendmsg(struct uep_sock *sk, struct uepoll_file *f,
-                         const struct msghdr *msg, int flags)
+/* The bytes of msg's iovec (socket_api.c checked its count), or -EINVAL
+ * past SSIZE_MAX. */
+static ssize_t msg_len(const struct msghdr *msg)
 {
 	size_t len = 0;
-	if (msg->msg_iovlen > IOV_MAX)
-		return -EMSGSIZE;
 	for (size_t i = 0; i < msg->msg_iovlen; i++) {
 		if (msg->msg_iov[i].iov_len > SSIZE_MAX - len)
 			return -EINVAL;
 		len += msg->msg_iov[i].iov_len;
 	}
+	return (ssize_t)len;
+}
+
+ssize_t uep_sock_sendmsg(struct uep_sock *sk, struct uepoll_file *f,
+                         const struct msghdr *msg, int flags)
+{
+	ssize_t len = msg_len(msg);
+	if (len < 0)
+		return len;
 	if (uep_file_nonblock(f))
 		flags |= MSG_DONTWAIT;
-	return sk->ops->sendmsg(sk, msg, len, flags);
+	return sk->ops->sendmsg(sk, msg, (size_t)len, flags);
 }
 
 ssize_t uep_sock_recvmsg(struct uep_sock *sk, struct uepoll_file *f,
                          struct msghdr *msg, int flags)
 {
-	size_t len = 0;
-	if (msg->msg_iovlen > IOV_MAX)
-		return -EMSGSIZE;
-	for (size_t i = 0; i < msg->msg_iovlen; i++) {
-		if (msg->msg_iov[i].iov_len > SSIZE_MAX - len)
-			return -EINVAL;
-		len += msg->msg_iov[i].iov_len;
-	}
+	ssize_t len = msg_len(msg);
+	if (len < 0)
+		return len;
 	if (uep_file_nonblock(f))
 		flags |= MSG_DONTWAIT;
 	msg->msg_flags = 0;
-	ssize_t r = sk->ops->recvmsg(sk, msg, len, flags);
+	ssize_t r = sk->ops->recvmsg(sk, msg, (size_t)len, flags);
 	if (r >= 0)
 		msg->msg_controllen = 0; /* no ancillary data is ever passed */
 	return r;

@@ -215,6 +215,14 @@ void uep_sock_wait_prepare(struct uep_sock_waiter *sw,
                            bool exclusive);
 /* 0 after a wake-up (re-check), or -EINTR. */
 int uep_sock_wait_sleep(struct uep_sock_waiter *sw);
+/*
+ * One turn of a wait loop (sw starts with armed false): the first call
+ * hooks sw on wq and returns 0, so that the caller checks its condition
+ * again with the entry in place; later calls sleep.  0 (check again) or
+ * -EINTR; uep_sock_wait_finish() after the loop.
+ */
+int uep_sock_wait_step(struct uep_sock_waiter *sw, struct uepoll_wait_queue *wq,
+                       uint32_t key, bool exclusive);
 void uep_sock_wait_finish(struct uep_sock_waiter *sw);
 
 /* Names: validate and find a bound socket of the given type (a ref). */

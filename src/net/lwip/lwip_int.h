@@ -91,13 +91,24 @@ struct lsk {
 	bool reuseaddr;  /* SO_REUSEADDR */
 };
 
+static inline struct lsk *lsk_of(struct uepoll_file *file)
+{
+	return uepoll_file_private(file);
+}
+
 /* lwip_sock.c */
 struct lsk *lsk_alloc(int type);
 void lsk_free_queues(struct lsk *sk);
 void lsk_wake(struct lsk *sk, uint32_t key);
 int lsk_install(struct lsk *sk, int flags);
+/* The receive queue (core): append and wake the readers; drop the head. */
+void lsk_rx_queue(struct lsk *sk, struct lsk_buf *b);
+void lsk_rx_drop_head(struct lsk *sk);
 int lsk_addr_in(const struct sockaddr *a, socklen_t len, ip_addr_t *ip,
                 u16_t *port);
+int lsk_bind_addr(const struct sockaddr *a, socklen_t len, ip_addr_t *ip,
+                  u16_t *port, u8_t *idx);
+size_t lsk_iov_len(const struct msghdr *msg);
 void lsk_addr_out(struct sockaddr_in *sin, const ip_addr_t *ip, u16_t port);
 int lsk_getname(struct uepoll_file *file, struct sockaddr *addr, socklen_t *len,
                 int peer);

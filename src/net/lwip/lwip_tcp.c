@@ -97,13 +97,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t e)
 		return ERR_OK;
 	}
 	*b = (struct lsk_buf){.p = p};
-	if (sk->rx_tail)
-		sk->rx_tail->next = b;
-	else
-		sk->rx_head = b;
-	sk->rx_tail = b;
-	lsk_trace(UEPOLL_LWIP_RX_QUEUED, p->tot_len);
-	lsk_wake(sk, LSK_KEY_IN);
+	lsk_rx_queue(sk, b);
 	return ERR_OK;
 }
 
@@ -226,42 +220,36 @@ int lsk_tcp_open(struct lsk *sk)
 	return 0;
 }
 
-static struct lsk *sk_of(struct uepoll_file *f)
-{
-	return uepoll_file_private(f);
-}
-
 static int tcp_bind_(struct uepoll_file *f, const struct sockaddr *a,
                      socklen_t len)
 {
-	struct lsk *sk = sk_of(f);
+	struct lsk *sk = lsk_of(f);
 	ip_addr_t ip;
 	u16_t port;
-	int r = lsk_addr_in(a, len, &ip, &port);
-	if (r)
-		return r;
+	u8_t idx;
 	LOCK_TCPIP_CORE();
-	u8_t idx = ip_addr_isany(&ip) ? 0 : lsk_netif_of_addr(&ip);
-	if (!ip_addr_isany(&ip) && !idx)
-		r = -EADDRNOTAVAIL;
-	else if (!sk->tcp || sk->state != LSK_NEW || sk->local.sin_port)
+	int r = lsk_bind_addr(a, len, &ip, &port, &idx);
+	if (r)
+		goto out;
+	if (!sk->tcp || sk->state != LSK_NEW || sk->local.sin_port) {
 		r = -EINVAL;
-	else if (tcp_bind(sk->tcp, &ip, port) != ERR_OK)
+	} else if (tcp_bind(sk->tcp, &ip, port) != ERR_OK) {
 		r = -EADDRINUSE;
-	if (!r) {
+	} else {
 		sk->netif_idx = idx;
 		if (idx)
 			tcp_bind_netif(sk->tcp, netif_get_by_index(idx));
 		lsk_addr_out(&sk->local, &sk->tcp->local_ip,
 		             sk->tcp->local_port);
 	}
+out:
 	UNLOCK_TCPIP_CORE();
 	return r;
 }
 
 static int tcp_listen_(struct uepoll_file *f, int backlog)
 {
-	struct lsk *sk = sk_of(f);
+	struct lsk *sk = lsk_of(f);
 	int r = 0;
 	if (backlog > SOMAXCONN)
 		backlog = SOMAXCONN;
@@ -301,7 +289,7 @@ out:
 static int tcp_accept_(struct uepoll_file *f, struct sockaddr *addr,
                        socklen_t *len, int flags)
 {
-	struct lsk *sk = sk_of(f), *c;
+	struct lsk *sk = lsk_of(f), *c;
 	LOCK_TCPIP_CORE();
 	if (sk->state != LSK_LISTEN) {
 		UNLOCK_TCPIP_CORE();
@@ -351,7 +339,7 @@ static int connect_again(struct lsk *sk)
 static int tcp_connect_(struct uepoll_file *f, const struct sockaddr *a,
                         socklen_t len)
 {
-	struct lsk *sk = sk_of(f);
+	struct lsk *sk = lsk_of(f);
 	ip_addr_t ip;
 	u16_t port;
 	int r = lsk_addr_in(a, len, &ip, &port);
@@ -398,7 +386,7 @@ out:
 
 static int tcp_shutdown_(struct uepoll_file *f, int how)
 {
-	struct lsk *sk = sk_of(f);
+	struct lsk *sk = lsk_of(f);
 	int r = 0;
 	if (how < SHUT_RD || how > SHUT_RDWR)
 		return -EINVAL;
@@ -436,7 +424,7 @@ out:
 static ssize_t tcp_sendmsg_(struct uepoll_file *f, const struct msghdr *msg,
                             int flags)
 {
-	struct lsk *sk = sk_of(f);
+	struct lsk *sk = lsk_of(f);
 	ssize_t r = 0;
 	size_t sent = 0;
 	LOCK_TCPIP_CORE();
@@ -461,9 +449,7 @@ static ssize_t tcp_sendmsg_(struct uepoll_file *f, const struct msghdr *msg,
 		r = -EAGAIN;
 		goto out;
 	}
-	size_t total = 0;
-	for (size_t i = 0; i < msg->msg_iovlen; i++)
-		total += msg->msg_iov[i].iov_len;
+	size_t total = lsk_iov_len(msg);
 	if (!total)
 		goto out;
 	size_t room = tcp_room(sk->tcp) ? tcp_sndbuf(sk->tcp) : 0;
@@ -509,11 +495,9 @@ out:
 static ssize_t tcp_recvmsg_(struct uepoll_file *f, struct msghdr *msg,
                             int flags)
 {
-	struct lsk *sk = sk_of(f);
-	size_t want = 0, got = 0;
+	struct lsk *sk = lsk_of(f);
+	size_t want = lsk_iov_len(msg), got = 0;
 	ssize_t r;
-	for (size_t i = 0; i < msg->msg_iovlen; i++)
-		want += msg->msg_iov[i].iov_len;
 	msg->msg_namelen = 0;
 	msg->msg_flags = 0;
 	LOCK_TCPIP_CORE();
@@ -527,15 +511,10 @@ static ssize_t tcp_recvmsg_(struct uepoll_file *f, struct msghdr *msg,
 			n = want - got;
 		got += lsk_copy_out(msg, got, b->p, b->off, n);
 		struct lsk_buf *next = b->next;
-		if (!(flags & MSG_PEEK)) {
+		if (!(flags & MSG_PEEK)) { /* b is the head */
 			b->off += n;
-			if (b->off == b->p->tot_len) {
-				sk->rx_head = next;
-				if (!next)
-					sk->rx_tail = NULL;
-				pbuf_free(b->p);
-				free(b);
-			}
+			if (b->off == b->p->tot_len)
+				lsk_rx_drop_head(sk);
 		}
 		b = next;
 	}
