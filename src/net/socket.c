@@ -561,6 +561,14 @@ int uep_sock_getsockopt(struct uep_sock *sk, int level, int name, void *val,
 	return 0;
 }
 
+/* sock_setsockopt's buffer size: v up to max, doubled, at least min. */
+static int buf_size(int v, int max, int min)
+{
+	unsigned u = (unsigned)v < (unsigned)max ? (unsigned)v : (unsigned)max;
+	long b = (long)u * 2;
+	return (int)(b > min ? b : min);
+}
+
 int uep_sock_setsockopt(struct uep_sock *sk, int level, int name,
                         const void *val, socklen_t len)
 {
@@ -571,28 +579,18 @@ int uep_sock_setsockopt(struct uep_sock *sk, int level, int name,
 		return -EINVAL;
 	memcpy(&v, val, sizeof(v));
 	switch (name) {
-	case SO_SNDBUF: {
-		unsigned u = (unsigned)v < (unsigned)tun.wmem_max
-		                     ? (unsigned)v
-		                     : (unsigned)tun.wmem_max;
-		long b = (long)u * 2;
+	case SO_SNDBUF:
 		atomic_store(&sk->sndbuf,
-		             (int)(b > SOCK_MIN_SNDBUF ? b : SOCK_MIN_SNDBUF));
+		             buf_size(v, tun.wmem_max, SOCK_MIN_SNDBUF));
 		/* Wake up sending tasks if we upped the value. */
 		if (uep_sock_writable(sk))
 			uep_wake_up(&sk->wq,
 			            EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
 		return 0;
-	}
-	case SO_RCVBUF: {
-		unsigned u = (unsigned)v < (unsigned)tun.rmem_max
-		                     ? (unsigned)v
-		                     : (unsigned)tun.rmem_max;
-		long b = (long)u * 2;
+	case SO_RCVBUF:
 		atomic_store(&sk->rcvbuf,
-		             (int)(b > SOCK_MIN_RCVBUF ? b : SOCK_MIN_RCVBUF));
+		             buf_size(v, tun.rmem_max, SOCK_MIN_RCVBUF));
 		return 0;
-	}
 	}
 	return -ENOPROTOOPT;
 }
