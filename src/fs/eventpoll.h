@@ -43,9 +43,6 @@ int uep_ep_ctl_kernel(struct uepoll_file *epf, int op, int fd,
 /* The kernel half of an epoll file, or -1. */
 int uep_ep_kfd(struct uepoll_file *f);
 
-/* The kernel half of an instance made by uep_ep_create_on, else -1. */
-int uep_ep_kernel_only(struct uepoll_file *f);
-
 /*
  * A new instance whose kernel half is kfd, a kernel epoll the caller owns
  * (the preload's epoll fd): it holds kernel fds only, and a wait sleeps

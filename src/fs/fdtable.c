@@ -26,6 +26,9 @@
 struct fd_slot {
 	struct uepoll_file *file; /* under the slot's stripe lock */
 	unsigned flags;           /* UEP_FD_CLOEXEC, under the stripe lock */
+	/* uep_fd_set_kernel_epoll's kfd + 1, or 0: written under the stripe
+	 * lock, read without it (uep_fd_kernel_epoll) */
+	_Atomic int kfd1;
 };
 
 static struct fd_slot *_Atomic chunks[UEP_FD_NCHUNKS];
@@ -211,6 +214,7 @@ static struct uepoll_file *slot_take(unsigned idx)
 	struct uepoll_file *f = s->file;
 	s->file = NULL;
 	s->flags = 0;
+	atomic_store_explicit(&s->kfd1, 0, memory_order_relaxed);
 	uep_owned_unlock(st);
 	return f;
 }
@@ -252,12 +256,40 @@ int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags)
 	struct uepoll_file *old = s->file;
 	s->file = f;
 	s->flags = fd_flags;
+	atomic_store_explicit(&s->kfd1, 0, memory_order_relaxed);
 	uep_owned_unlock(st);
 	bit_set(idx);
 	pthread_mutex_unlock(&table_lock);
 	if (old)
 		uep_file_put(old);
 	return newfd;
+}
+
+int uep_fd_set_kernel_epoll(int fd, int kfd)
+{
+	struct uep_owned_mutex *st;
+	struct fd_slot *s = slot_lock(fd, &st);
+	if (!s)
+		return -EBADF;
+	int r = s->file ? 0 : -EBADF;
+	if (!r)
+		atomic_store_explicit(&s->kfd1, kfd + 1, memory_order_relaxed);
+	uep_owned_unlock(st);
+	return r;
+}
+
+/*
+ * No lock and no reference: the number read is all the caller uses, and
+ * a kernel call on it gets the kernel's answer for whatever the number is
+ * by then (a wait racing the close of its epoll fd does the same on
+ * Linux).  Relaxed: nothing else is published through it.
+ */
+UEP_HOT int uep_fd_kernel_epoll(int fd)
+{
+	unsigned idx;
+	struct fd_slot *s = slot_at(fd, &idx);
+	return s ? atomic_load_explicit(&s->kfd1, memory_order_relaxed) - 1
+	         : -1;
 }
 
 int uep_fd_get_flags(int fd)

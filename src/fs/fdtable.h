@@ -37,6 +37,14 @@ struct uepoll_file *uep_fget(int fd);
 int uep_fd_close(int fd);
 /* dup3/dup2: put f at newfd, closing what was there.  Takes a reference. */
 int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags);
+/*
+ * A descriptor whose every wait and ctl of a kernel fd can go straight to
+ * kernel epoll kfd (the preload's instances: kernel fds only, and kfd is
+ * the program's own epoll fd).  Cleared when the number is closed or
+ * replaced.  uep_fd_kernel_epoll: that kfd, or -1 (not such a number).
+ */
+int uep_fd_set_kernel_epoll(int fd, int kfd);
+int uep_fd_kernel_epoll(int fd);
 int uep_fd_get_flags(int fd);
 int uep_fd_set_flags(int fd, unsigned fd_flags);
 

@@ -8,4 +8,12 @@
 #define UEP_LIKELY(x) __builtin_expect(!!(x), 1)
 #define UEP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/*
+ * The path of an epoll call that only passes through to the kernel (the
+ * preload's): its functions share a few pages of text (.text.hot), since
+ * without PCID every system call empties the TLB and each page the path
+ * touches afterwards costs a page walk.
+ */
+#define UEP_HOT __attribute__((hot))
+
 #endif
