@@ -57,7 +57,7 @@ static void inet_unhold(struct inet_hold *h)
 	held = false;
 	pthread_cond_broadcast(&hold_cv);
 	pthread_mutex_unlock(&hold_lock);
-	uepoll_lwip_set_trace(NULL, NULL);
+	/* The hook stays (a removed one is leaked on purpose): it lets go. */
 #else
 	int s = sys_accept(h->l, NULL, NULL); /* room for one more */
 	ASSERT_GE(s, 0);
