@@ -296,15 +296,17 @@ UEPOLL_API void uepoll_wake_up(struct uepoll_wait_queue *wq, uint32_t key);
  * A NULL operation gives EOPNOTSUPP.  They return 0, a count, a new
  * descriptor (accept) or a negative errno, and never block: accept and
  * recvmsg return -EAGAIN when nothing waits, sendmsg when there is no room,
- * connect -EINPROGRESS while the connection is under way.  On a blocking
- * descriptor (no O_NONBLOCK, no MSG_DONTWAIT) uepoll sleeps until poll()
- * reports EPOLLIN (accept, recvmsg) or EPOLLOUT (sendmsg; a stream send
- * goes on until all is sent) and calls again; a blocking connect sleeps
- * until EPOLLOUT, EPOLLERR or EPOLLHUP and returns the socket's
- * getsockopt(SOL_SOCKET, SO_ERROR).  accept creates the new socket's
- * descriptor itself, honouring SOCK_NONBLOCK and SOCK_CLOEXEC in flags.
- * getname's peer is 0 (getsockname) or 1 (getpeername); it sets *len to
- * the full length, uepoll truncates the copy as the kernel does.
+ * connect -EINPROGRESS when it starts a connection and -EALREADY while it
+ * is under way; the next call after it ended answers how (0, then -EISCONN
+ * from then on; or its error, and the call after that starts anew), as
+ * Linux's inet_stream_connect.  On a blocking descriptor (no O_NONBLOCK,
+ * no MSG_DONTWAIT) uepoll sleeps until poll() reports EPOLLIN (accept,
+ * recvmsg), EPOLLOUT (sendmsg; a stream send goes on until all is sent),
+ * or EPOLLOUT, EPOLLERR or EPOLLHUP (connect, while it answers
+ * -EINPROGRESS or -EALREADY), and calls again.  accept creates the new
+ * socket's descriptor itself, honouring SOCK_NONBLOCK and SOCK_CLOEXEC in
+ * flags.  getname's peer is 0 (getsockname) or 1 (getpeername); it sets
+ * *len to the full length, uepoll truncates the copy as the kernel does.
  */
 struct uepoll_socket_operations {
 	int (*bind)(struct uepoll_file *file, const struct sockaddr *addr,
