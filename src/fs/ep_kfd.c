@@ -42,17 +42,6 @@ int uep_ep_kfd(struct uepoll_file *f)
 	return atomic_load_explicit(&ep->kfd, memory_order_acquire);
 }
 
-int uep_ep_kernel_only(struct uepoll_file *f)
-{
-	if (!uep_is_file_epoll(f))
-		return -1;
-	struct uep_eventpoll *ep = f->private_data;
-	/* Both fixed before the instance's descriptor was installed. */
-	return ep->kernel_only
-	               ? atomic_load_explicit(&ep->kfd, memory_order_relaxed)
-	               : -1;
-}
-
 /* Make k ep's kernel half and wake whoever must sleep on it.  mtx held. */
 static void kfd_publish(struct uep_eventpoll *ep, int k)
 {
@@ -144,7 +133,9 @@ struct uepoll_file *uep_ep_create_on(int kfd)
 		return NULL;
 	struct uep_eventpoll *ep = f->private_data;
 	atomic_store(&ep->kfd, kfd);
+	/* All three fixed before the instance's descriptor is installed. */
 	ep->kernel_only = true;
+	f->f_mode |= UEP_FMODE_KERNEL_ONLY;
 	return f;
 }
 

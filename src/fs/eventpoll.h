@@ -43,8 +43,15 @@ int uep_ep_ctl_kernel(struct uepoll_file *epf, int op, int fd,
 /* The kernel half of an epoll file, or -1. */
 int uep_ep_kfd(struct uepoll_file *f);
 
-/* The kernel half of an instance made by uep_ep_create_on, else -1. */
-int uep_ep_kernel_only(struct uepoll_file *f);
+/*
+ * The kernel half of an instance made by uep_ep_create_on, else -1; for
+ * any other file it costs a test of f_mode.
+ */
+static inline int uep_ep_kernel_only(struct uepoll_file *f)
+{
+	return UEP_UNLIKELY(f->f_mode & UEP_FMODE_KERNEL_ONLY) ? uep_ep_kfd(f)
+	                                                       : -1;
+}
 
 /*
  * A new instance whose kernel half is kfd, a kernel epoll the caller owns

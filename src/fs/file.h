@@ -33,6 +33,12 @@ struct uep_epitem;
  * partial-write rules); the API calls them once instead of looping.
  */
 #define UEP_FMODE_BLOCKS 0x8u
+/*
+ * An epoll instance holding kernel fds only (the preload's, made by
+ * uep_ep_create_on): set before its descriptor is installed, so that a
+ * wait tells it from every other file by one test (uep_ep_kernel_only).
+ */
+#define UEP_FMODE_KERNEL_ONLY 0x10u
 
 struct uepoll_file {
 	_Atomic long f_count;
