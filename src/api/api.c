@@ -137,8 +137,9 @@ static void sigmask_exit(const sigset_t *old)
  * and the timeout are the kernel's own, and uepoll adds no system call
  * and no clock read (the diagnostic mode, when on, takes the full path).
  */
-static int do_epoll_wait(int epfd, struct epoll_event *events, int maxevents,
-                         const struct wait_timeout *to, const sigset_t *sigmask)
+static inline __attribute__((always_inline)) int
+do_epoll_wait(int epfd, struct epoll_event *events, int maxevents,
+              const struct wait_timeout *to, const sigset_t *sigmask)
 {
 	if (!uep_is_uepoll_fd(epfd) && epfd >= 0)
 		return kernel_wait(epfd, events, maxevents, to, sigmask);
@@ -159,11 +160,12 @@ static int do_epoll_wait(int epfd, struct epoll_event *events, int maxevents,
 			return err;
 		}
 	}
+	/* Lazy: the clock is read only if the wait is about to sleep. */
 	struct uep_deadline dl;
 	if (to->is_ts)
-		uep_deadline_ts(&dl, to->ts);
+		uep_deadline_ts_lazy(&dl, to->ts);
 	else
-		uep_deadline_ms(&dl, to->ms);
+		uep_deadline_ms_lazy(&dl, to->ms);
 	if (!f)
 		r = -EBADF;
 	else if (maxevents <= 0 || maxevents > EP_MAX_EVENTS)
