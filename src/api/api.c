@@ -137,9 +137,10 @@ static void sigmask_exit(const sigset_t *old)
  * and the timeout are the kernel's own, and uepoll adds no system call
  * and no clock read (the diagnostic mode, when on, takes the full path).
  */
-static inline __attribute__((always_inline)) int
-do_epoll_wait(int epfd, struct epoll_event *events, int maxevents,
-              const struct wait_timeout *to, const sigset_t *sigmask)
+static UEP_ALWAYS_INLINE int do_epoll_wait(int epfd, struct epoll_event *events,
+                                           int maxevents,
+                                           const struct wait_timeout *to,
+                                           const sigset_t *sigmask)
 {
 	if (!uep_is_uepoll_fd(epfd) && epfd >= 0)
 		return kernel_wait(epfd, events, maxevents, to, sigmask);

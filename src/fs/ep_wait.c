@@ -26,9 +26,9 @@ struct ep_waiter {
  * faulting one: the item stays queued, and the result is EFAULT if
  * nothing was copied.  mtx held.  Always inline: the wait's hot path.
  */
-static inline __attribute__((always_inline)) int
-ep_scan(struct uep_eventpoll *ep, struct epoll_event *events, int maxevents,
-        int res)
+static UEP_ALWAYS_INLINE int ep_scan(struct uep_eventpoll *ep,
+                                     struct epoll_event *events, int maxevents,
+                                     int res)
 {
 	struct uep_list txlist, requeue, *pos, *tmp;
 
@@ -98,9 +98,9 @@ static int ep_send_both(struct uep_eventpoll *ep, struct epoll_event *events,
 }
 
 /* The harvest of one wait, both halves: always inline, as ep_scan. */
-static inline __attribute__((always_inline)) int
-ep_send_events(struct uep_eventpoll *ep, struct epoll_event *events,
-               int maxevents, int have)
+static UEP_ALWAYS_INLINE int ep_send_events(struct uep_eventpoll *ep,
+                                            struct epoll_event *events,
+                                            int maxevents, int have)
 {
 	uep_mutex_lock(&ep->mtx);
 	int res = UEP_LIKELY(atomic_load_explicit(&ep->kfd,

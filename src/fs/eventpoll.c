@@ -281,16 +281,10 @@ static void ep_ptable_queue_proc(struct uepoll_file *file,
 	uep_wq_add(whead, wait);
 }
 
-/* Unhook epi from every queue.  Must be called with ep->mtx held. */
-static void ep_unregister_pollwait(struct uep_eventpoll *ep,
-                                   struct uep_epitem *epi)
+/* Unhook epi from the queues beyond its first.  ep->mtx held. */
+static void ep_unregister_extra(struct uep_eventpoll *ep,
+                                struct uep_epitem *epi)
 {
-	if (epi->whead) {
-		uep_wq_del(epi->whead, &epi->wait);
-		epi->whead = NULL;
-	}
-	if (UEP_LIKELY(uep_list_empty(&ep->extra_hooks)))
-		return;
 	struct uep_list *pos, *tmp;
 	uep_list_for_each_safe(pos, tmp, &ep->extra_hooks)
 	{
@@ -302,6 +296,21 @@ static void ep_unregister_pollwait(struct uep_eventpoll *ep,
 		uep_list_del_init(&pwq->link);
 		free(pwq);
 	}
+}
+
+/*
+ * Unhook epi from every queue.  Must be called with ep->mtx held.  Inline:
+ * most items have one hook, and most instances no extra ones.
+ */
+static UEP_ALWAYS_INLINE void ep_unregister_pollwait(struct uep_eventpoll *ep,
+                                                     struct uep_epitem *epi)
+{
+	if (epi->whead) {
+		uep_wq_del(epi->whead, &epi->wait);
+		epi->whead = NULL;
+	}
+	if (UEP_UNLIKELY(!uep_list_empty(&ep->extra_hooks)))
+		ep_unregister_extra(ep, epi);
 }
 
 /*

@@ -197,9 +197,10 @@ static inline void uep_ep_start_scan(struct uep_eventpoll *ep,
  * the scan, in order] [level-triggered re-queued] = round robin.  mtx held.
  * delivered >= 0 counts a harvest that delivered that many events.
  */
-static inline void uep_ep_done_scan(struct uep_eventpoll *ep,
-                                    struct uep_list *txlist,
-                                    struct uep_list *requeue, int delivered)
+static UEP_ALWAYS_INLINE void uep_ep_done_scan(struct uep_eventpoll *ep,
+                                               struct uep_list *txlist,
+                                               struct uep_list *requeue,
+                                               int delivered)
 {
 	struct uep_epitem *epi, *nepi;
 	uep_mutex_lock(&ep->lock);
@@ -246,10 +247,21 @@ static inline void uep_ep_busy_waking(struct uep_eventpoll *ep)
  * itself watched (wake-up paths), takes epnested_mutex, sets *nested, and
  * runs the loop check (-ELOOP, lock dropped again).  After the insertion,
  * with ep->mtx held, the path check may refuse it (-EINVAL); end drops
- * the lock.
+ * the lock.  begin is inline, its nested half (the lock and the loop
+ * check) in ep_nest.c.
  */
-int uep_ep_full_check_begin(struct uep_eventpoll *ep, struct uepoll_file *tf,
-                            bool *nested);
+int uep_ep_full_check_nested(struct uep_eventpoll *ep, struct uepoll_file *tf,
+                             bool *nested);
+static inline int uep_ep_full_check_begin(struct uep_eventpoll *ep,
+                                          struct uepoll_file *tf, bool *nested)
+{
+	struct uepoll_file *epf = ep->file;
+	uep_mutex_lock(&epf->f_lock);
+	*nested = epf->f_ep != NULL || uep_is_file_epoll(tf);
+	uep_mutex_unlock(&epf->f_lock);
+	/* The common case, inline: neither side an epoll in the chain. */
+	return *nested ? uep_ep_full_check_nested(ep, tf, nested) : 0;
+}
 int uep_ep_reverse_path_check(void);
 void uep_ep_full_check_end(void);
 /* Hold (true) or release (false) epnested_mutex across a fork. */

@@ -92,8 +92,16 @@ static inline bool uep_file_tryget(struct uepoll_file *f)
 	return c > 0;
 }
 
-/* Drop a reference; the last one releases the file. */
-void uep_file_put(struct uepoll_file *f);
+/* The final release of a file whose last reference went (uep_file_put). */
+void uep_file_release(struct uepoll_file *f);
+
+/* Drop a reference; the last one releases the file.  Inline: one RMW. */
+static inline void uep_file_put(struct uepoll_file *f)
+{
+	if (UEP_UNLIKELY(atomic_fetch_sub_explicit(&f->f_count, 1,
+	                                           memory_order_acq_rel) == 1))
+		uep_file_release(f);
+}
 /* Free a released file's memory (the owner's job with UEP_FMODE_OWNED). */
 void uep_file_free(struct uepoll_file *f);
 
