@@ -172,15 +172,12 @@ static struct fd_slot *slot_lock(int fd, struct uep_owned_mutex **st)
 	return s;
 }
 
-struct uepoll_file *uep_fget(int fd)
+/* uep_fget when the stripe was not free at once. */
+static __attribute__((noinline)) struct uepoll_file *
+fget_slow(struct fd_slot *s, struct uep_owned_mutex *st)
 {
-	unsigned idx;
-	struct fd_slot *s = slot_at(fd, &idx);
-	if (!s)
-		return NULL;
-	struct uep_owned_mutex *st = stripe_of(idx);
 	struct uepoll_file *f;
-	if (UEP_UNLIKELY(uep_in_engine()) && uep_owned_by_me(st)) {
+	if (uep_owned_by_me(st)) {
 		/*
 		 * A signal handler interrupted this thread's own section on
 		 * this stripe: no other thread can change the slot meanwhile,
@@ -194,6 +191,23 @@ struct uepoll_file *uep_fget(int fd)
 	}
 	uep_owned_lock(st);
 	f = s->file;
+	if (f)
+		uep_file_get(f);
+	uep_owned_unlock(st);
+	return f;
+}
+
+struct uepoll_file *uep_fget(int fd)
+{
+	unsigned idx;
+	struct fd_slot *s = slot_at(fd, &idx);
+	if (!s)
+		return NULL;
+	struct uep_owned_mutex *st = stripe_of(idx);
+	/* Busy: another thread's, or (in a handler) our own section's. */
+	if (UEP_UNLIKELY(!uep_owned_trylock(st)))
+		return fget_slow(s, st);
+	struct uepoll_file *f = s->file;
 	if (f)
 		uep_file_get(f);
 	uep_owned_unlock(st);
