@@ -105,8 +105,8 @@ int main(void)
 	       preloaded ? "under the preload"
 	                 : "native (control: both sides are libc)",
 	       ROUNDS, BATCH);
-	printf("  %-28s %12s %12s %8s\n", "call", "preload ns", "libc ns",
-	       "ratio");
+	printf("  %-28s %12s %12s %8s %8s\n", "call", "preload ns", "libc ns",
+	       "ratio", "best");
 	for (int k = 0; k < 3; k++) {
 		double a[ROUNDS], b[ROUNDS], q[ROUNDS];
 		batch(&via, k); /* warm-up */
@@ -125,10 +125,13 @@ int main(void)
 		qsort(a, ROUNDS, sizeof(double), cmp_d);
 		qsort(b, ROUNDS, sizeof(double), cmp_d);
 		qsort(q, ROUNDS, sizeof(double), cmp_d);
-		printf("  %-28s %12.0f %12.0f %7.3fx\n", names[k],
-		       a[ROUNDS / 2], b[ROUNDS / 2], q[ROUNDS / 2]);
+		printf("  %-28s %12.0f %12.0f %7.3fx %7.3fx\n", names[k],
+		       a[ROUNDS / 2], b[ROUNDS / 2], q[ROUNDS / 2],
+		       a[0] / b[0]);
 	}
-	printf("  (ratio: median of the per-round ratios, preload / libc)\n");
+	printf("  (ratio: median of the per-round ratios, preload / libc; "
+	       "best: fastest batch / fastest batch, the figure least moved "
+	       "by other load)\n");
 	close(pfd[0]);
 	close(pfd[1]);
 	close(ep);

@@ -48,7 +48,8 @@ EXPORT int epoll_create(int size)
 	return epoll_create1(0);
 }
 
-EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
+UEP_HOT EXPORT int epoll_ctl(int epfd, int op, int fd,
+                             struct epoll_event *event)
 {
 	preload_real_init();
 	int ep = table_get(epfd);
@@ -59,8 +60,8 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 	return uepoll_ctl(ep, op, fd >= UEPOLL_FD_BASE ? -1 : fd, event);
 }
 
-EXPORT int epoll_wait(int epfd, struct epoll_event *events, int maxevents,
-                      int timeout)
+UEP_HOT EXPORT int epoll_wait(int epfd, struct epoll_event *events,
+                              int maxevents, int timeout)
 {
 	preload_real_init();
 	int ep = table_get(epfd);
@@ -69,8 +70,9 @@ EXPORT int epoll_wait(int epfd, struct epoll_event *events, int maxevents,
 	return uepoll_wait(ep, events, maxevents, timeout);
 }
 
-EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int maxevents,
-                       int timeout, const sigset_t *sigmask)
+UEP_HOT EXPORT int epoll_pwait(int epfd, struct epoll_event *events,
+                               int maxevents, int timeout,
+                               const sigset_t *sigmask)
 {
 	preload_real_init();
 	int ep = table_get(epfd);
@@ -80,8 +82,9 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int maxevents,
 	return uepoll_pwait(ep, events, maxevents, timeout, sigmask);
 }
 
-EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents,
-                        const struct timespec *timeout, const sigset_t *sigmask)
+UEP_HOT EXPORT int epoll_pwait2(int epfd, struct epoll_event *events,
+                                int maxevents, const struct timespec *timeout,
+                                const sigset_t *sigmask)
 {
 	preload_real_init();
 	int ep = table_get(epfd);

@@ -17,6 +17,8 @@
 #include <sys/epoll.h>
 #include <time.h>
 
+#include "lib/compiler.h"
+
 struct preload_real {
 	int (*epoll_create1)(int flags);
 	int (*epoll_ctl)(int epfd, int op, int fd, struct epoll_event *ev);

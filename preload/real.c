@@ -48,7 +48,7 @@ static void real_load(void)
 	atomic_store_explicit(&real_done, true, memory_order_release);
 }
 
-void preload_real_init(void)
+UEP_HOT void preload_real_init(void)
 {
 	if (!atomic_load_explicit(&real_done, memory_order_acquire))
 		pthread_once(&real_once, real_load);
@@ -74,27 +74,28 @@ int __wrap_epoll_create1(int flags)
 	return real.epoll_create1(flags);
 }
 
-int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+UEP_HOT int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	preload_real_init();
 	return real.epoll_ctl(epfd, op, fd, ev);
 }
 
-int __wrap_epoll_wait(int epfd, struct epoll_event *evs, int max, int ms)
+UEP_HOT int __wrap_epoll_wait(int epfd, struct epoll_event *evs, int max,
+                              int ms)
 {
 	preload_real_init();
 	return real.epoll_wait(epfd, evs, max, ms);
 }
 
-int __wrap_epoll_pwait(int epfd, struct epoll_event *evs, int max, int ms,
-                       const sigset_t *mask)
+UEP_HOT int __wrap_epoll_pwait(int epfd, struct epoll_event *evs, int max,
+                               int ms, const sigset_t *mask)
 {
 	preload_real_init();
 	return real.epoll_pwait(epfd, evs, max, ms, mask);
 }
 
-int __wrap_epoll_pwait2(int epfd, struct epoll_event *evs, int max,
-                        const struct timespec *ts, const sigset_t *mask)
+UEP_HOT int __wrap_epoll_pwait2(int epfd, struct epoll_event *evs, int max,
+                                const struct timespec *ts, const sigset_t *mask)
 {
 	preload_real_init();
 	return real.epoll_pwait2(epfd, evs, max, ts, mask);

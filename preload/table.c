@@ -54,7 +54,7 @@ static _Atomic int *slot(int fd, bool create)
 	return c ? &c[fd % CHUNK] : NULL;
 }
 
-int table_get(int fd)
+UEP_HOT int table_get(int fd)
 {
 	_Atomic int *s = slot(fd, false);
 	return s ? atomic_load_explicit(s, memory_order_acquire) : 0;

@@ -20,6 +20,7 @@
 #include "fs/file.h"
 #include "fs/objects.h"
 #include "fs/select.h"
+#include "kfd/kfd.h"
 #include "api/api.h"
 #include "api/uaccess.h"
 
@@ -46,7 +47,8 @@ UEPOLL_API int uepoll_create(int size)
 	return uepoll_create1(0);
 }
 
-UEPOLL_API int uepoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
+UEP_HOT UEPOLL_API int uepoll_ctl(int epfd, int op, int fd,
+                                  struct epoll_event *event)
 {
 	struct epoll_event ev = {0};
 	long r;
@@ -60,7 +62,16 @@ UEPOLL_API int uepoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 	if (!uep_is_uepoll_fd(epfd) && epfd >= 0)
 		return epoll_ctl(epfd, op, fd,
 		                 op != EPOLL_CTL_DEL ? &ev : NULL);
-	struct uepoll_file *epf = uep_fget(epfd);
+	int kfd;
+	struct uepoll_file *epf = uep_fget_epoll(epfd, &kfd);
+	if (UEP_UNLIKELY(epf == UEP_FILE_KERNEL_EPOLL)) {
+		/* So is a kernel fd of the preload's instance (see
+		 * do_epoll_wait); anything else takes the full path. */
+		if (!uep_is_uepoll_fd(fd) && !uep_diag_on())
+			return (int)uep_ret_errno(uep_kfd_ctl(
+			        kfd, op, fd, op != EPOLL_CTL_DEL ? &ev : NULL));
+		epf = uep_fget(epfd);
+	}
 	if (!epf)
 		return (int)uep_ret_errno(-EBADF);
 	if (uep_diag_on())
@@ -98,8 +109,9 @@ struct wait_timeout {
 };
 
 /* The kernel's wait on kernel epoll kfd, with the caller's own timeout. */
-static int kernel_wait(int kfd, struct epoll_event *events, int maxevents,
-                       const struct wait_timeout *to, const sigset_t *sigmask)
+UEP_HOT static int kernel_wait(int kfd, struct epoll_event *events,
+                               int maxevents, const struct wait_timeout *to,
+                               const sigset_t *sigmask)
 {
 	int r = to->is_ts
 	                ? epoll_pwait2(kfd, events, maxevents, to->ts, sigmask)
@@ -134,8 +146,10 @@ static void sigmask_exit(const sigset_t *old)
  * Since 6.15: EBADF, then maxevents, then EFAULT, then not-an-epoll.  An
  * instance that only holds kernel fds (the preload's) waits in its kernel
  * half with the caller's arguments, so the checks, their order, the mask
- * and the timeout are the kernel's own, and uepoll adds no system call
- * and no clock read (the diagnostic mode, when on, takes the full path).
+ * and the timeout are the kernel's own, and uepoll adds no system call,
+ * no clock read, no lock and no reference: the descriptor's slot names
+ * the kernel half (uep_fget_epoll).  The diagnostic mode, when on, takes
+ * the full path.
  */
 static UEP_ALWAYS_INLINE int do_epoll_wait(int epfd, struct epoll_event *events,
                                            int maxevents,
@@ -144,14 +158,14 @@ static UEP_ALWAYS_INLINE int do_epoll_wait(int epfd, struct epoll_event *events,
 {
 	if (!uep_is_uepoll_fd(epfd) && epfd >= 0)
 		return kernel_wait(epfd, events, maxevents, to, sigmask);
-	struct uepoll_file *f = uep_fget(epfd);
-	long r;
-	int kfd = f ? uep_ep_kernel_only(f) : -1;
-	if (kfd >= 0 && !uep_diag_on()) {
-		r = kernel_wait(kfd, events, maxevents, to, sigmask);
-		uep_file_put(f);
-		return (int)r;
+	int kfd;
+	struct uepoll_file *f = uep_fget_epoll(epfd, &kfd);
+	if (UEP_UNLIKELY(f == UEP_FILE_KERNEL_EPOLL)) {
+		if (!uep_diag_on())
+			return kernel_wait(kfd, events, maxevents, to, sigmask);
+		f = uep_fget(epfd);
 	}
+	long r;
 	sigset_t old;
 	if (sigmask) {
 		int err = sigmask_enter(sigmask, &old);
@@ -189,16 +203,17 @@ static UEP_ALWAYS_INLINE int do_epoll_wait(int epfd, struct epoll_event *events,
 	return (int)r;
 }
 
-UEPOLL_API int uepoll_wait(int epfd, struct epoll_event *events, int maxevents,
-                           int timeout)
+UEP_HOT UEPOLL_API int uepoll_wait(int epfd, struct epoll_event *events,
+                                   int maxevents, int timeout)
 {
 	struct wait_timeout to = {.ms = timeout};
 	return (int)uep_ret_errno(
 	        do_epoll_wait(epfd, events, maxevents, &to, NULL));
 }
 
-UEPOLL_API int uepoll_pwait(int epfd, struct epoll_event *events, int maxevents,
-                            int timeout, const sigset_t *sigmask)
+UEP_HOT UEPOLL_API int uepoll_pwait(int epfd, struct epoll_event *events,
+                                    int maxevents, int timeout,
+                                    const sigset_t *sigmask)
 {
 	struct wait_timeout to = {.ms = timeout};
 	return (int)uep_ret_errno(
@@ -214,9 +229,10 @@ static int timespec_check(const struct timespec *ts)
 	return 0;
 }
 
-UEPOLL_API int uepoll_pwait2(int epfd, struct epoll_event *events,
-                             int maxevents, const struct timespec *timeout,
-                             const sigset_t *sigmask)
+UEP_HOT UEPOLL_API int uepoll_pwait2(int epfd, struct epoll_event *events,
+                                     int maxevents,
+                                     const struct timespec *timeout,
+                                     const sigset_t *sigmask)
 {
 	/* The timespec is read before the descriptor is looked up. */
 	if (timeout) {
@@ -495,5 +511,8 @@ int uep_preload_instance(int kfd)
 	struct uepoll_file *f = uep_ep_create_on(kfd);
 	if (!f)
 		return -ENOMEM;
-	return uep_file_install(f, O_CLOEXEC);
+	int ufd = uep_file_install(f, O_CLOEXEC);
+	if (ufd >= 0)
+		uep_fd_set_kernel_epoll(ufd, kfd);
+	return ufd;
 }

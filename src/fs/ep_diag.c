@@ -560,11 +560,12 @@ static bool kreg_readable(const struct kreg *k)
 	       (p.revents & POLLIN);
 }
 
-static void kreg_scan(struct uep_eventpoll *ep, int epfd,
+static void kreg_scan(struct uep_eventpoll *ep,
                       const struct epoll_event *events, int n)
 {
 	if (n < 0 && !atomic_load(&kreg_armed))
 		return;
+	int epfd = atomic_load(&ep->diag_epfd); /* uep_diag_note_epfd's */
 	uep_mutex_lock(&kreg_lock);
 	for (size_t i = 0; i < DIAG_BUCKETS; i++) {
 		for (struct kreg *k = kreg_tab[i]; k; k = k->next) {
@@ -623,7 +624,7 @@ void uep_diag_wait(struct uepoll_file *epf, int epfd,
 		return;
 	uep_diag_note_epfd(epf, epfd);
 	et_scan(epf->private_data, n >= 0);
-	kreg_scan(epf->private_data, epfd, events, n);
+	kreg_scan(epf->private_data, events, n);
 }
 
 /* ---- hooks in the API ---- */
@@ -632,6 +633,10 @@ void uep_diag_note_epfd(struct uepoll_file *epf, int epfd)
 {
 	if (uep_is_file_epoll(epf)) {
 		struct uep_eventpoll *ep = epf->private_data;
+		/* The preload's instance: the program holds its kernel half. */
+		if (ep->kernel_only)
+			epfd = atomic_load_explicit(&ep->kfd,
+			                            memory_order_relaxed);
 		atomic_store_explicit(&ep->diag_epfd, epfd,
 		                      memory_order_relaxed);
 	}

@@ -133,9 +133,7 @@ struct uepoll_file *uep_ep_create_on(int kfd)
 		return NULL;
 	struct uep_eventpoll *ep = f->private_data;
 	atomic_store(&ep->kfd, kfd);
-	/* All three fixed before the instance's descriptor is installed. */
 	ep->kernel_only = true;
-	f->f_mode |= UEP_FMODE_KERNEL_ONLY;
 	return f;
 }
 

@@ -44,16 +44,6 @@ int uep_ep_ctl_kernel(struct uepoll_file *epf, int op, int fd,
 int uep_ep_kfd(struct uepoll_file *f);
 
 /*
- * The kernel half of an instance made by uep_ep_create_on, else -1; for
- * any other file it costs a test of f_mode.
- */
-static inline int uep_ep_kernel_only(struct uepoll_file *f)
-{
-	return UEP_UNLIKELY(f->f_mode & UEP_FMODE_KERNEL_ONLY) ? uep_ep_kfd(f)
-	                                                       : -1;
-}
-
-/*
  * A new instance whose kernel half is kfd, a kernel epoll the caller owns
  * (the preload's epoll fd): it holds kernel fds only, and a wait sleeps
  * in kfd itself.  Returns the file with one reference, or NULL.

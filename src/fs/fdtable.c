@@ -26,6 +26,9 @@
 struct fd_slot {
 	struct uepoll_file *file; /* under the slot's stripe lock */
 	unsigned flags;           /* UEP_FD_CLOEXEC, under the stripe lock */
+	/* uep_fd_set_kernel_epoll's kfd + 1, or 0: written under the stripe
+	 * lock, read without it (uep_fget_epoll) */
+	_Atomic int kfd1;
 };
 
 static struct fd_slot *_Atomic chunks[UEP_FD_NCHUNKS];
@@ -197,12 +200,9 @@ fget_slow(struct fd_slot *s, struct uep_owned_mutex *st)
 	return f;
 }
 
-struct uepoll_file *uep_fget(int fd)
+static UEP_ALWAYS_INLINE struct uepoll_file *fget_slot(struct fd_slot *s,
+                                                       unsigned idx)
 {
-	unsigned idx;
-	struct fd_slot *s = slot_at(fd, &idx);
-	if (!s)
-		return NULL;
 	struct uep_owned_mutex *st = stripe_of(idx);
 	/* Busy: another thread's, or (in a handler) our own section's. */
 	if (UEP_UNLIKELY(!uep_owned_trylock(st)))
@@ -212,6 +212,13 @@ struct uepoll_file *uep_fget(int fd)
 		uep_file_get(f);
 	uep_owned_unlock(st);
 	return f;
+}
+
+struct uepoll_file *uep_fget(int fd)
+{
+	unsigned idx;
+	struct fd_slot *s = slot_at(fd, &idx);
+	return s ? fget_slot(s, idx) : NULL;
 }
 
 /* Clear the slot; returns the file it held (its reference), or NULL. */
@@ -225,6 +232,7 @@ static struct uepoll_file *slot_take(unsigned idx)
 	struct uepoll_file *f = s->file;
 	s->file = NULL;
 	s->flags = 0;
+	atomic_store_explicit(&s->kfd1, 0, memory_order_relaxed);
 	uep_owned_unlock(st);
 	return f;
 }
@@ -266,12 +274,47 @@ int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags)
 	struct uepoll_file *old = s->file;
 	s->file = f;
 	s->flags = fd_flags;
+	atomic_store_explicit(&s->kfd1, 0, memory_order_relaxed);
 	uep_owned_unlock(st);
 	bit_set(idx);
 	pthread_mutex_unlock(&table_lock);
 	if (old)
 		uep_file_put(old);
 	return newfd;
+}
+
+int uep_fd_set_kernel_epoll(int fd, int kfd)
+{
+	struct uep_owned_mutex *st;
+	struct fd_slot *s = slot_lock(fd, &st);
+	if (!s)
+		return -EBADF;
+	int r = s->file ? 0 : -EBADF;
+	if (!r)
+		atomic_store_explicit(&s->kfd1, kfd + 1, memory_order_relaxed);
+	uep_owned_unlock(st);
+	return r;
+}
+
+/*
+ * A kernel epoll: no lock and no reference, the number read is all the
+ * caller uses, and a kernel call on it gets the kernel's answer for
+ * whatever the number is by then (a wait racing the close of its epoll fd
+ * does the same on Linux).  Relaxed: nothing else is published through
+ * it.  Any other descriptor: uep_fget, after one more load and branch.
+ */
+UEP_HOT struct uepoll_file *uep_fget_epoll(int fd, int *kfd)
+{
+	unsigned idx;
+	struct fd_slot *s = slot_at(fd, &idx);
+	if (!s)
+		return NULL;
+	int k1 = atomic_load_explicit(&s->kfd1, memory_order_relaxed);
+	if (UEP_UNLIKELY(k1)) {
+		*kfd = k1 - 1;
+		return UEP_FILE_KERNEL_EPOLL;
+	}
+	return fget_slot(s, idx);
 }
 
 int uep_fd_get_flags(int fd)

@@ -33,12 +33,6 @@ struct uep_epitem;
  * partial-write rules); the API calls them once instead of looping.
  */
 #define UEP_FMODE_BLOCKS 0x8u
-/*
- * An epoll instance holding kernel fds only (the preload's, made by
- * uep_ep_create_on): set before its descriptor is installed, so that a
- * wait tells it from every other file by one test (uep_ep_kernel_only).
- */
-#define UEP_FMODE_KERNEL_ONLY 0x10u
 
 struct uepoll_file {
 	_Atomic long f_count;
@@ -102,6 +96,7 @@ static inline void uep_file_put(struct uepoll_file *f)
 	                                           memory_order_acq_rel) == 1))
 		uep_file_release(f);
 }
+
 /* Free a released file's memory (the owner's job with UEP_FMODE_OWNED). */
 void uep_file_free(struct uepoll_file *f);
 

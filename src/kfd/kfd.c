@@ -18,7 +18,7 @@ int uep_kfd_create(void)
 	return uep_fd_high(fd);
 }
 
-int uep_kfd_ctl(int kfd, int op, int fd, struct epoll_event *ev)
+UEP_HOT int uep_kfd_ctl(int kfd, int op, int fd, struct epoll_event *ev)
 {
 	return epoll_ctl(kfd, op, fd, ev) < 0 ? -errno : 0;
 }

@@ -18,6 +18,8 @@ int main(int argc, char **argv)
 	int p[2], ep = epoll_create1(0);
 	if (ep < 0 || pipe2(p, O_NONBLOCK) < 0)
 		return 1;
+	printf("epoll fd %d\n", ep);
+	fflush(stdout);
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.fd = p[0]};
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) < 0)
 		return 1;
