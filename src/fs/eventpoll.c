@@ -198,8 +198,8 @@ static int ep_cmp(const struct uepoll_file *f1, int fd1,
 }
 
 /* Must be called with ep->mtx held. */
-static struct uep_epitem *ep_find(struct uep_eventpoll *ep,
-                                  struct uepoll_file *file, int fd)
+static UEP_ALWAYS_INLINE struct uep_epitem *
+ep_find(struct uep_eventpoll *ep, struct uepoll_file *file, int fd)
 {
 	struct uep_rb_node *n = ep->rbr.node;
 	while (n) {
@@ -213,18 +213,39 @@ static struct uep_epitem *ep_find(struct uep_eventpoll *ep,
 	return NULL;
 }
 
-static void ep_rbtree_insert(struct uep_eventpoll *ep, struct uep_epitem *epi)
+/* Where ep_find_link found that a new item goes: its parent and link. */
+struct ep_link {
+	struct uep_rb_node *parent, **link;
+};
+
+/*
+ * ep_find for an ADD: when there is no such item, *at is where it goes, so
+ * that the insertion does not walk the tree again.  *at stays valid while
+ * ep->mtx is held and nothing else is inserted or removed.
+ */
+static struct uep_epitem *ep_find_link(struct uep_eventpoll *ep,
+                                       struct uepoll_file *file, int fd,
+                                       struct ep_link *at)
 {
 	struct uep_rb_node **p = &ep->rbr.node, *parent = NULL;
 	while (*p) {
 		parent = *p;
-		struct uep_epitem *cur =
+		struct uep_epitem *epi =
 		        uep_container_of(parent, struct uep_epitem, rbn);
-		p = ep_cmp(epi->file, epi->fd, cur->file, cur->fd) < 0
-		            ? &parent->left
-		            : &parent->right;
+		int c = ep_cmp(file, fd, epi->file, epi->fd);
+		if (c == 0)
+			return epi;
+		p = c < 0 ? &parent->left : &parent->right;
 	}
-	uep_rb_link_node(&epi->rbn, parent, p);
+	at->parent = parent;
+	at->link = p;
+	return NULL;
+}
+
+static void ep_rbtree_insert(struct uep_eventpoll *ep, struct uep_epitem *epi,
+                             const struct ep_link *at)
+{
+	uep_rb_link_node(&epi->rbn, at->parent, at->link);
 	uep_rb_insert_color(&epi->rbn, &ep->rbr);
 }
 
@@ -511,9 +532,10 @@ static void ep_queue_if_ready(struct uep_eventpoll *ep, struct uep_epitem *epi,
 		ep_poll_safewake(ep);
 }
 
-/* Must be called with ep->mtx held. */
+/* Must be called with ep->mtx held; at: ep_find_link's, under that hold. */
 static int ep_insert(struct uep_eventpoll *ep, const struct epoll_event *event,
-                     struct uepoll_file *tfile, int fd)
+                     struct uepoll_file *tfile, int fd,
+                     const struct ep_link *at)
 {
 	long n =
 	        atomic_fetch_add_explicit(&nr_watches, 1, memory_order_relaxed);
@@ -536,7 +558,7 @@ static int ep_insert(struct uep_eventpoll *ep, const struct epoll_event *event,
 	epi->ep = ep;
 
 	ep_attach_file(epi);
-	ep_rbtree_insert(ep, epi);
+	ep_rbtree_insert(ep, epi, at);
 	ep_get(ep);
 	ep->nwatches++;
 
@@ -650,14 +672,16 @@ int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
 			return error;
 	}
 	uep_mutex_lock(&ep->mtx);
-	struct uep_epitem *epi = ep_find(ep, tf, fd);
+	struct ep_link at;
+	struct uep_epitem *epi;
 	bool disposed;
 	error = -EINVAL;
 	switch (op) {
 	case EPOLL_CTL_ADD:
+		epi = ep_find_link(ep, tf, fd, &at);
 		if (!epi) {
 			ev->events |= EPOLLERR | EPOLLHUP;
-			error = ep_insert(ep, ev, tf, fd);
+			error = ep_insert(ep, ev, tf, fd, &at);
 			if (!error && nested)
 				error = ep_undo_insert_if(
 				        ep, tf, fd,
@@ -667,6 +691,7 @@ int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
 		}
 		break;
 	case EPOLL_CTL_DEL:
+		epi = ep_find(ep, tf, fd);
 		if (epi) {
 			/* tf is referenced, so its release cannot own epi. */
 			ep_remove(ep, epi, false, &disposed);
@@ -677,6 +702,7 @@ int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
 		}
 		break;
 	case EPOLL_CTL_MOD:
+		epi = ep_find(ep, tf, fd);
 		if (epi) {
 			if (!(epi->events & EPOLLEXCLUSIVE)) {
 				ev->events |= EPOLLERR | EPOLLHUP;
