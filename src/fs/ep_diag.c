@@ -143,6 +143,13 @@ void uep_diag_set(int flags, uepoll_diag_fn fn, void *arg)
 	atomic_store(&diag_arg, arg);
 	atomic_store(&diag_fn, fn);
 	atomic_store(&uep_diag_flags, flags);
+	if (flags & UEPOLL_DIAG_ON)
+		uep_diag_summary_arm();
+}
+
+bool uep_diag_has_callback(void)
+{
+	return atomic_load(&diag_fn) != NULL;
 }
 
 /* UEPOLL_DIAG=1 (or all: every occurrence), read once when loaded. */
@@ -549,6 +556,17 @@ void uep_diag_kernel_ctl(struct uepoll_file *epf, int op, int fd,
 	uep_mutex_unlock(&kreg_lock);
 }
 
+unsigned long uep_diag_kernel_count(uint32_t id)
+{
+	unsigned long n = 0;
+	uep_mutex_lock(&kreg_lock);
+	for (size_t i = 0; i < DIAG_BUCKETS; i++)
+		for (struct kreg *k = kreg_tab[i]; k; k = k->next)
+			n += k->id == id;
+	uep_mutex_unlock(&kreg_lock);
+	return n;
+}
+
 /* Still the registered file, and readable?  (A closed number reused by
  * another file is not.) */
 static bool kreg_readable(const struct kreg *k)
@@ -623,6 +641,9 @@ void uep_diag_wait(struct uepoll_file *epf, int epfd,
 	if (!uep_is_file_epoll(epf))
 		return;
 	uep_diag_note_epfd(epf, epfd);
+	struct uep_eventpoll *ep = epf->private_data;
+	if (n >= 0 && ep->kernel_only)
+		uep_diag_count_kernel_wait(ep, n);
 	et_scan(epf->private_data, n >= 0);
 	kreg_scan(epf->private_data, events, n);
 }

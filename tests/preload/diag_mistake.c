@@ -2,8 +2,10 @@
  * A plain epoll program (built without uepoll) that makes the classic
  * edge-triggered mistake: it reads one byte of two and waits again, so the
  * wait times out with data in the pipe.  With the argument "right" it
- * reads until EAGAIN instead.  tests/preload/diag_run runs it under
- * tools/uepoll-run with UEPOLL_DIAG=1 and expects one report, or none.
+ * reads until EAGAIN instead.  With a second argument "open" it exits
+ * with its epoll fd open.  tests/preload/diag_run runs it under
+ * tools/uepoll-run with UEPOLL_DIAG=1 and expects one report, or none,
+ * and with "open" the summary of the instance at exit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +39,8 @@ int main(int argc, char **argv)
 	int n = epoll_wait(ep, &out, 1, 20);
 	printf("second wait: %d event(s)%s\n", n,
 	       right || n ? "" : " (one byte is still in the pipe)");
+	if (argc > 2 && !strcmp(argv[2], "open"))
+		return 0;
 	close(p[0]);
 	close(p[1]);
 	close(ep);

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../runner.h"
@@ -515,4 +517,60 @@ TEST(diag_et_drained_kernel_fd_is_fine)
 	diag_on();
 	kernel_et_run(true);
 	ASSERT_EQ(nreports, 0);
+}
+
+/*
+ * At exit, with the mode on and no callback, each instance still open is
+ * summed up on stderr: a child process runs the program and the parent
+ * reads its stderr.
+ */
+TEST(diag_summary_at_exit)
+{
+	int err[2];
+	ASSERT_OK(pipe(err));
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		dup2(err[1], 2);
+		close(err[0]);
+		close(err[1]);
+		if (uepoll_set_diag(UEPOLL_DIAG_ON, NULL, NULL))
+			_exit(1);
+		int ep = uepoll_create1(0), e = uepoll_eventfd(1, 0);
+		struct epoll_event ev = {.events = EPOLLIN};
+		struct epoll_event out[4];
+		if (uepoll_ctl(ep, EPOLL_CTL_ADD, e, &ev) ||
+		    uepoll_wait(ep, out, 4, 0) != 1)
+			_exit(1);
+		uint64_t v;
+		if (uepoll_read(e, &v, 8) != 8 || uepoll_wait(ep, out, 4, 0))
+			_exit(1);
+		char line[64];
+		snprintf(line, sizeof(line), "epoll fd %d\n", ep);
+		if (write(2, line, strlen(line)) < 0)
+			_exit(1);
+		exit(0); /* atexit handlers run: the summary */
+	}
+	close(err[1]);
+	char buf[2048];
+	size_t n = 0;
+	ssize_t r;
+	while (n < sizeof(buf) - 1 &&
+	       (r = read(err[0], buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = 0;
+	close(err[0]);
+	int status;
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	int ep = -1;
+	ASSERT_TRUE(sscanf(buf, "epoll fd %d", &ep) == 1);
+	char want[256];
+	snprintf(want, sizeof(want),
+	         "uepoll diag: summary: instance %d: 1 registration(s) (0 "
+	         "kernel fd(s)); 2 wait(s): 1 returned 1 event(s), 1 returned "
+	         "none; 0 slept, 0 spurious wake-up(s), 0 woken while busy "
+	         "polling; largest herd ",
+	         ep);
+	ASSERT_TRUE(strstr(buf, want) != NULL);
 }
