@@ -62,12 +62,16 @@ UEP_HOT UEPOLL_API int uepoll_ctl(int epfd, int op, int fd,
 	if (!uep_is_uepoll_fd(epfd) && epfd >= 0)
 		return epoll_ctl(epfd, op, fd,
 		                 op != EPOLL_CTL_DEL ? &ev : NULL);
-	/* So is a kernel fd of the preload's instance (see do_epoll_wait). */
-	int kfd = uep_fd_kernel_epoll(epfd);
-	if (kfd >= 0 && !uep_is_uepoll_fd(fd) && !uep_diag_on())
-		return (int)uep_ret_errno(uep_kfd_ctl(
-		        kfd, op, fd, op != EPOLL_CTL_DEL ? &ev : NULL));
-	struct uepoll_file *epf = uep_fget(epfd);
+	int kfd;
+	struct uepoll_file *epf = uep_fget_epoll(epfd, &kfd);
+	if (UEP_UNLIKELY(epf == UEP_FILE_KERNEL_EPOLL)) {
+		/* So is a kernel fd of the preload's instance (see
+		 * do_epoll_wait); anything else takes the full path. */
+		if (!uep_is_uepoll_fd(fd) && !uep_diag_on())
+			return (int)uep_ret_errno(uep_kfd_ctl(
+			        kfd, op, fd, op != EPOLL_CTL_DEL ? &ev : NULL));
+		epf = uep_fget(epfd);
+	}
 	if (!epf)
 		return (int)uep_ret_errno(-EBADF);
 	if (uep_diag_on())
@@ -144,19 +148,23 @@ static void sigmask_exit(const sigset_t *old)
  * half with the caller's arguments, so the checks, their order, the mask
  * and the timeout are the kernel's own, and uepoll adds no system call,
  * no clock read, no lock and no reference: the descriptor's slot names
- * the kernel half (uep_fd_kernel_epoll).  The diagnostic mode, when on,
- * takes the full path.
+ * the kernel half (uep_fget_epoll).  The diagnostic mode, when on, takes
+ * the full path.
  */
-UEP_HOT static int do_epoll_wait(int epfd, struct epoll_event *events,
-                                 int maxevents, const struct wait_timeout *to,
-                                 const sigset_t *sigmask)
+static UEP_ALWAYS_INLINE int do_epoll_wait(int epfd, struct epoll_event *events,
+                                           int maxevents,
+                                           const struct wait_timeout *to,
+                                           const sigset_t *sigmask)
 {
 	if (!uep_is_uepoll_fd(epfd) && epfd >= 0)
 		return kernel_wait(epfd, events, maxevents, to, sigmask);
-	int kfd = uep_fd_kernel_epoll(epfd);
-	if (kfd >= 0 && !uep_diag_on())
-		return kernel_wait(kfd, events, maxevents, to, sigmask);
-	struct uepoll_file *f = uep_fget(epfd);
+	int kfd;
+	struct uepoll_file *f = uep_fget_epoll(epfd, &kfd);
+	if (UEP_UNLIKELY(f == UEP_FILE_KERNEL_EPOLL)) {
+		if (!uep_diag_on())
+			return kernel_wait(kfd, events, maxevents, to, sigmask);
+		f = uep_fget(epfd);
+	}
 	long r;
 	sigset_t old;
 	if (sigmask) {
@@ -167,11 +175,12 @@ UEP_HOT static int do_epoll_wait(int epfd, struct epoll_event *events,
 			return err;
 		}
 	}
+	/* Lazy: the clock is read only if the wait is about to sleep. */
 	struct uep_deadline dl;
 	if (to->is_ts)
-		uep_deadline_ts(&dl, to->ts);
+		uep_deadline_ts_lazy(&dl, to->ts);
 	else
-		uep_deadline_ms(&dl, to->ms);
+		uep_deadline_ms_lazy(&dl, to->ms);
 	if (!f)
 		r = -EBADF;
 	else if (maxevents <= 0 || maxevents > EP_MAX_EVENTS)

@@ -173,15 +173,9 @@ static int ep_loop_check(struct uep_eventpoll *ep, struct uep_eventpoll *to)
 	return depth + 1 + up > EP_MAX_NESTS ? -ELOOP : 0;
 }
 
-int uep_ep_full_check_begin(struct uep_eventpoll *ep, struct uepoll_file *tf,
-                            bool *nested)
+int uep_ep_full_check_nested(struct uep_eventpoll *ep, struct uepoll_file *tf,
+                             bool *nested)
 {
-	struct uepoll_file *epf = ep->file;
-	uep_mutex_lock(&epf->f_lock);
-	*nested = epf->f_ep != NULL || uep_is_file_epoll(tf);
-	uep_mutex_unlock(&epf->f_lock);
-	if (!*nested)
-		return 0;
 	pthread_mutex_lock(&epnested_mutex);
 	loop_check_gen++;
 	tfile_check.n = 0;

@@ -24,10 +24,11 @@ struct ep_waiter {
  * what is still ready, from events[res] on; level-triggered items go back
  * on the list, ONESHOT ones are disabled.  A NULL buffer stands for a
  * faulting one: the item stays queued, and the result is EFAULT if
- * nothing was copied.  mtx held.
+ * nothing was copied.  mtx held.  Always inline: the wait's hot path.
  */
-static int ep_scan(struct uep_eventpoll *ep, struct epoll_event *events,
-                   int maxevents, int res)
+static UEP_ALWAYS_INLINE int ep_scan(struct uep_eventpoll *ep,
+                                     struct epoll_event *events, int maxevents,
+                                     int res)
 {
 	struct uep_list txlist, requeue, *pos, *tmp;
 
@@ -96,8 +97,10 @@ static int ep_send_both(struct uep_eventpoll *ep, struct epoll_event *events,
 	return res;
 }
 
-static int ep_send_events(struct uep_eventpoll *ep, struct epoll_event *events,
-                          int maxevents, int have)
+/* The harvest of one wait, both halves: always inline, as ep_scan. */
+static UEP_ALWAYS_INLINE int ep_send_events(struct uep_eventpoll *ep,
+                                            struct epoll_event *events,
+                                            int maxevents, int have)
 {
 	uep_mutex_lock(&ep->mtx);
 	int res = UEP_LIKELY(atomic_load_explicit(&ep->kfd,
@@ -118,47 +121,25 @@ static int ep_autoremove_wake(struct uep_wait_entry *wait, uint32_t key)
 }
 
 /*
- * The kernel's ep_poll: harvest if anything is queued; else sleep as an
- * exclusive waiter until a callback, the deadline or a signal.  Events
- * win over a signal, and a timeout returns 0.  With a kernel half the
- * harvest always runs (the kernel half may hold events) and the sleep is
- * one ppoll on it and the thread's eventfd: in-process wake-ups write the
- * eventfd (uep_waiter_wake), kernel readiness wakes the poll, and the
- * signal mask is installed by the kernel.
+ * The sleeping half of uep_ep_wait, after a first harvest found nothing:
+ * sleep as an exclusive waiter until a callback, the deadline or a signal,
+ * then harvest again.  Events win over a signal, and a timeout returns 0.
+ * The deadline starts here (a lazy one reads the clock only now).
  */
-int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
-                int maxevents, const struct uep_deadline *dl,
-                const sigset_t *sigmask)
+static __attribute__((noinline)) int
+ep_poll_sleep(struct uep_eventpoll *ep, struct epoll_event *events,
+              int maxevents, const struct uep_deadline *start,
+              const sigset_t *sigmask)
 {
-	if (!uep_is_file_epoll(epf))
-		return -EINVAL;
-	struct uep_eventpoll *ep = epf->private_data;
 	struct ep_waiter w;
-	bool timed_out = dl->kind == UEP_DL_NOWAIT, interrupted = false;
+	struct uep_deadline d = *start, *dl = &d;
+	bool timed_out = false, interrupted = false;
 	bool eavail;
-
-	/* The preload's instance: only kernel fds, so the kernel sleeps. */
-	if (ep->kernel_only)
-		return uep_kfd_wait(atomic_load(&ep->kfd), events, maxevents,
-		                    dl, sigmask);
-	uep_mutex_lock(&ep->lock);
-	ep->waits++;
-	eavail = ep_events_available(ep);
-	uep_mutex_unlock(&ep->lock);
 	int got = 0; /* kernel events a sleep put in the buffer */
+
+	uep_deadline_start(dl);
 	for (;;) {
 		int kfd = atomic_load_explicit(&ep->kfd, memory_order_acquire);
-		if (eavail || kfd >= 0) {
-			int res = ep_send_events(ep, events, maxevents, got);
-			if (res)
-				return res;
-		}
-		got = 0;
-		if (timed_out)
-			return 0;
-		if (interrupted)
-			return -EINTR;
-
 		/*
 		 * With a kernel half the sleep is in it (epoll_pwait2: kernel
 		 * readiness, EXCLUSIVE across processes), and an in-process
@@ -188,60 +169,113 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 			ep->sleeps++;
 		}
 		uep_mutex_unlock(&ep->lock);
-		if (eavail || born)
-			continue;
 
-		int r = 0;
-		bool spun = false;
-		/* Busy polling (ep_busy.c) watches the in-process half only. */
-		if (kfd < 0 && (spun = uep_ep_busy_wait(ep, &w.w, dl))) {
-			/* woken while spinning */
-		} else if (in_kfd) {
-			uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
-			/* uep_waiter_begin pairs with uep_waiter_wake's
-			 * exchange: a waker after it writes w.efd, one before
-			 * it stops us. */
-			r = 0;
-			if (uep_waiter_begin(&w.w)) {
-				got = uep_kfd_wait(kfd, events, maxevents, dl,
-				                   sigmask);
-				uep_waiter_end(&w.w);
-				if (got == 0)
-					r = -ETIMEDOUT;
-				else if (got == -EINTR)
-					r = got;
-				if (got == -EINTR)
-					got = 0;
+		if (!eavail && !born) {
+			int r = 0;
+			bool spun = false;
+			/* Busy polling (ep_busy.c): the in-process half only.
+			 */
+			if (kfd < 0 &&
+			    (spun = uep_ep_busy_wait(ep, &w.w, dl))) {
+				/* woken while spinning */
+			} else if (in_kfd) {
+				uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
+				/* uep_waiter_begin pairs with uep_waiter_wake's
+				 * exchange: a waker after it writes w.efd, one
+				 * before it stops us. */
+				if (uep_waiter_begin(&w.w)) {
+					got = uep_kfd_wait(kfd, events,
+					                   maxevents, dl,
+					                   sigmask);
+					uep_waiter_end(&w.w);
+					if (got == 0)
+						r = -ETIMEDOUT;
+					else if (got == -EINTR)
+						r = got;
+					if (got == -EINTR)
+						got = 0;
+				}
+				uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
+			} else if (kfd >= 0) {
+				struct pollfd p[2] = {
+				        [1] = {.fd = kfd, .events = POLLIN}};
+				uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
+				r = uep_waiter_sleep_fds(&w.w, dl, sigmask, p,
+				                         2);
+				uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
+			} else {
+				uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
+				r = uep_waiter_sleep(&w.w, dl, sigmask, false);
+				uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
 			}
-			uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
-		} else if (kfd >= 0) {
-			struct pollfd p[2] = {
-			        [1] = {.fd = kfd, .events = POLLIN}};
-			uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
-			r = uep_waiter_sleep_fds(&w.w, dl, sigmask, p, 2);
-			uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
-		} else {
-			uep_trace(UEPOLL_TRACE_SLEEP, -1, 0, 0);
-			r = uep_waiter_sleep(&w.w, dl, sigmask, false);
-			uep_trace(UEPOLL_TRACE_WAKE, -1, 0, 0);
+			if (r == -ETIMEDOUT)
+				timed_out = true;
+			else if (r == -EINTR)
+				interrupted = true;
+			/*
+			 * Off the queue, if no callback took us off.  Woken
+			 * or not, look at the list again: a waker picked us
+			 * to harvest.
+			 */
+			uep_mutex_lock(&ep->lock);
+			if (uep_list_linked(&w.wait.link))
+				uep_list_del_init(&w.wait.link);
+			eavail = ep_events_available(ep);
+			ep->spin_wakes += spun;
+			ep->spurious += !r && !eavail && !got;
+			uep_mutex_unlock(&ep->lock);
+			if (got < 0)
+				return got; /* EFAULT */
+			/* ppoll may leave a stale count: a fresh waiter
+			 * each round. */
 		}
-		if (r == -ETIMEDOUT)
-			timed_out = true;
-		else if (r == -EINTR)
-			interrupted = true;
-		/*
-		 * Off the queue, if no callback took us off.  Whether woken or
-		 * not, look at the list again: a waker picked us to harvest.
-		 */
-		uep_mutex_lock(&ep->lock);
-		if (uep_list_linked(&w.wait.link))
-			uep_list_del_init(&w.wait.link);
-		eavail = ep_events_available(ep);
-		ep->spin_wakes += spun;
-		ep->spurious += !r && !eavail && !got;
-		uep_mutex_unlock(&ep->lock);
-		if (got < 0)
-			return got; /* EFAULT */
-		/* ppoll may leave a stale count; a fresh waiter each round. */
+		kfd = atomic_load_explicit(&ep->kfd, memory_order_acquire);
+		if (eavail || kfd >= 0) {
+			int res = ep_send_events(ep, events, maxevents, got);
+			if (res)
+				return res;
+		}
+		got = 0;
+		if (timed_out)
+			return 0;
+		if (interrupted)
+			return -EINTR;
 	}
+}
+
+/*
+ * The kernel's ep_poll: harvest if anything is queued; else sleep
+ * (ep_poll_sleep).  With a kernel half the harvest always runs (the
+ * kernel half may hold events) and the sleep is one ppoll on it and the
+ * thread's eventfd: in-process wake-ups write the eventfd
+ * (uep_waiter_wake), kernel readiness wakes the poll, and the signal mask
+ * is installed by the kernel.  The path of a wait that finds events is
+ * this function alone: no waiter, no deadline, no clock read.
+ */
+int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
+                int maxevents, const struct uep_deadline *dl,
+                const sigset_t *sigmask)
+{
+	if (!uep_is_file_epoll(epf))
+		return -EINVAL;
+	struct uep_eventpoll *ep = epf->private_data;
+	bool eavail;
+
+	/* The preload's instance: only kernel fds, so the kernel sleeps. */
+	if (ep->kernel_only)
+		return uep_kfd_wait(atomic_load(&ep->kfd), events, maxevents,
+		                    dl, sigmask);
+	uep_mutex_lock(&ep->lock);
+	ep->waits++;
+	eavail = ep_events_available(ep);
+	uep_mutex_unlock(&ep->lock);
+	int kfd = atomic_load_explicit(&ep->kfd, memory_order_acquire);
+	if (eavail || kfd >= 0) {
+		int res = ep_send_events(ep, events, maxevents, 0);
+		if (res)
+			return res;
+	}
+	if (dl->kind == UEP_DL_NOWAIT)
+		return 0;
+	return ep_poll_sleep(ep, events, maxevents, dl, sigmask);
 }

@@ -132,8 +132,8 @@ int uep_ep_set_max_watches(long n)
 
 /* ---- small helpers ---- */
 
-/* Wake the first waiter in uepoll_wait(), if any.  ep->lock held. */
-static void ep_wake_one_locked(struct uep_eventpoll *ep)
+/* The loop of ep_wake_one_locked (eventpoll_int.h).  ep->lock held. */
+void uep_ep_wake_waiter_locked(struct uep_eventpoll *ep)
 {
 	/* Each call unhooks its entry; one left by a fork's parent says 0. */
 	while (!uep_list_empty(&ep->wq)) {
@@ -198,8 +198,8 @@ static int ep_cmp(const struct uepoll_file *f1, int fd1,
 }
 
 /* Must be called with ep->mtx held. */
-static struct uep_epitem *ep_find(struct uep_eventpoll *ep,
-                                  struct uepoll_file *file, int fd)
+static UEP_ALWAYS_INLINE struct uep_epitem *
+ep_find(struct uep_eventpoll *ep, struct uepoll_file *file, int fd)
 {
 	struct uep_rb_node *n = ep->rbr.node;
 	while (n) {
@@ -213,18 +213,39 @@ static struct uep_epitem *ep_find(struct uep_eventpoll *ep,
 	return NULL;
 }
 
-static void ep_rbtree_insert(struct uep_eventpoll *ep, struct uep_epitem *epi)
+/* Where ep_find_link found that a new item goes: its parent and link. */
+struct ep_link {
+	struct uep_rb_node *parent, **link;
+};
+
+/*
+ * ep_find for an ADD: when there is no such item, *at is where it goes, so
+ * that the insertion does not walk the tree again.  *at stays valid while
+ * ep->mtx is held and nothing else is inserted or removed.
+ */
+static struct uep_epitem *ep_find_link(struct uep_eventpoll *ep,
+                                       struct uepoll_file *file, int fd,
+                                       struct ep_link *at)
 {
 	struct uep_rb_node **p = &ep->rbr.node, *parent = NULL;
 	while (*p) {
 		parent = *p;
-		struct uep_epitem *cur =
+		struct uep_epitem *epi =
 		        uep_container_of(parent, struct uep_epitem, rbn);
-		p = ep_cmp(epi->file, epi->fd, cur->file, cur->fd) < 0
-		            ? &parent->left
-		            : &parent->right;
+		int c = ep_cmp(file, fd, epi->file, epi->fd);
+		if (c == 0)
+			return epi;
+		p = c < 0 ? &parent->left : &parent->right;
 	}
-	uep_rb_link_node(&epi->rbn, parent, p);
+	at->parent = parent;
+	at->link = p;
+	return NULL;
+}
+
+static void ep_rbtree_insert(struct uep_eventpoll *ep, struct uep_epitem *epi,
+                             const struct ep_link *at)
+{
+	uep_rb_link_node(&epi->rbn, at->parent, at->link);
 	uep_rb_insert_color(&epi->rbn, &ep->rbr);
 }
 
@@ -281,16 +302,10 @@ static void ep_ptable_queue_proc(struct uepoll_file *file,
 	uep_wq_add(whead, wait);
 }
 
-/* Unhook epi from every queue.  Must be called with ep->mtx held. */
-static void ep_unregister_pollwait(struct uep_eventpoll *ep,
-                                   struct uep_epitem *epi)
+/* Unhook epi from the queues beyond its first.  ep->mtx held. */
+static void ep_unregister_extra(struct uep_eventpoll *ep,
+                                struct uep_epitem *epi)
 {
-	if (epi->whead) {
-		uep_wq_del(epi->whead, &epi->wait);
-		epi->whead = NULL;
-	}
-	if (UEP_LIKELY(uep_list_empty(&ep->extra_hooks)))
-		return;
 	struct uep_list *pos, *tmp;
 	uep_list_for_each_safe(pos, tmp, &ep->extra_hooks)
 	{
@@ -302,6 +317,21 @@ static void ep_unregister_pollwait(struct uep_eventpoll *ep,
 		uep_list_del_init(&pwq->link);
 		free(pwq);
 	}
+}
+
+/*
+ * Unhook epi from every queue.  Must be called with ep->mtx held.  Inline:
+ * most items have one hook, and most instances no extra ones.
+ */
+static UEP_ALWAYS_INLINE void ep_unregister_pollwait(struct uep_eventpoll *ep,
+                                                     struct uep_epitem *epi)
+{
+	if (epi->whead) {
+		uep_wq_del(epi->whead, &epi->wait);
+		epi->whead = NULL;
+	}
+	if (UEP_UNLIKELY(!uep_list_empty(&ep->extra_hooks)))
+		ep_unregister_extra(ep, epi);
 }
 
 /*
@@ -398,61 +428,6 @@ out_unlock:
 }
 
 /* ---- polling items, and the instance's own poll ---- */
-
-/* Current events of epi's file, masked by what epi watches.  mtx held. */
-uint32_t uep_ep_item_poll(struct uep_epitem *epi, struct uepoll_poll_table *pt)
-{
-	/* A file in its final release is skipped (the kernel's epi_fget). */
-	if (atomic_load_explicit(&epi->file->f_count, memory_order_acquire) ==
-	    0)
-		return 0;
-	if (pt)
-		pt->key = epi->events;
-	if (UEP_UNLIKELY(uep_is_file_epoll(epi->file)))
-		uep_ep_kfd_nested_poll(epi->ep, epi);
-	return uep_vfs_poll(epi->file, pt) & epi->events;
-}
-
-/* Move the ready list aside and start diverting callbacks.  mtx held. */
-void uep_ep_start_scan(struct uep_eventpoll *ep, struct uep_list *txlist)
-{
-	uep_mutex_lock(&ep->lock);
-	uep_list_splice_init(&ep->rdllist, txlist);
-	ep->ovflist = NULL;
-	uep_mutex_unlock(&ep->lock);
-}
-
-/*
- * End a scan: the ready list becomes [unconsumed txlist] [arrived during
- * the scan, in order] [level-triggered re-queued] = round robin.  mtx held.
- * delivered >= 0 counts a harvest that delivered that many events.
- */
-void uep_ep_done_scan(struct uep_eventpoll *ep, struct uep_list *txlist,
-                      struct uep_list *requeue, int delivered)
-{
-	struct uep_epitem *epi, *nepi;
-	uep_mutex_lock(&ep->lock);
-	if (delivered >= 0) {
-		ep->harvests++;
-		ep->delivered += (uint64_t)delivered;
-		ep->empty_harvests += delivered == 0;
-	}
-	/* ovflist is LIFO: adding each at the head restores arrival order. */
-	for (nepi = ep->ovflist; (epi = nepi) != NULL;
-	     nepi = epi->next, epi->next = EP_UNACTIVE_PTR) {
-		if (!ep_is_linked(epi))
-			uep_list_add(&epi->rdllink, &ep->rdllist);
-	}
-	ep->ovflist = EP_UNACTIVE_PTR;
-	uep_list_splice_tail_init(requeue, &ep->rdllist);
-	uep_list_splice_init(txlist, &ep->rdllist);
-	/* Someone else may take what is left (the level-triggered cascade). */
-	if (!uep_list_empty(&ep->rdllist))
-		ep_wake_one_locked(ep);
-	else
-		ep->notified = false; /* uepoll_notify: signal the next one */
-	uep_mutex_unlock(&ep->lock);
-}
 
 /* Readable when an item on the ready list really is ready. */
 static uint32_t ep_eventpoll_poll(struct uepoll_file *file,
@@ -557,9 +532,10 @@ static void ep_queue_if_ready(struct uep_eventpoll *ep, struct uep_epitem *epi,
 		ep_poll_safewake(ep);
 }
 
-/* Must be called with ep->mtx held. */
+/* Must be called with ep->mtx held; at: ep_find_link's, under that hold. */
 static int ep_insert(struct uep_eventpoll *ep, const struct epoll_event *event,
-                     struct uepoll_file *tfile, int fd)
+                     struct uepoll_file *tfile, int fd,
+                     const struct ep_link *at)
 {
 	long n =
 	        atomic_fetch_add_explicit(&nr_watches, 1, memory_order_relaxed);
@@ -582,7 +558,7 @@ static int ep_insert(struct uep_eventpoll *ep, const struct epoll_event *event,
 	epi->ep = ep;
 
 	ep_attach_file(epi);
-	ep_rbtree_insert(ep, epi);
+	ep_rbtree_insert(ep, epi, at);
 	ep_get(ep);
 	ep->nwatches++;
 
@@ -696,14 +672,16 @@ int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
 			return error;
 	}
 	uep_mutex_lock(&ep->mtx);
-	struct uep_epitem *epi = ep_find(ep, tf, fd);
+	struct ep_link at;
+	struct uep_epitem *epi;
 	bool disposed;
 	error = -EINVAL;
 	switch (op) {
 	case EPOLL_CTL_ADD:
+		epi = ep_find_link(ep, tf, fd, &at);
 		if (!epi) {
 			ev->events |= EPOLLERR | EPOLLHUP;
-			error = ep_insert(ep, ev, tf, fd);
+			error = ep_insert(ep, ev, tf, fd, &at);
 			if (!error && nested)
 				error = ep_undo_insert_if(
 				        ep, tf, fd,
@@ -713,6 +691,7 @@ int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
 		}
 		break;
 	case EPOLL_CTL_DEL:
+		epi = ep_find(ep, tf, fd);
 		if (epi) {
 			/* tf is referenced, so its release cannot own epi. */
 			ep_remove(ep, epi, false, &disposed);
@@ -723,6 +702,7 @@ int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
 		}
 		break;
 	case EPOLL_CTL_MOD:
+		epi = ep_find(ep, tf, fd);
 		if (epi) {
 			if (!(epi->events & EPOLLEXCLUSIVE)) {
 				ev->events |= EPOLLERR | EPOLLHUP;

@@ -122,14 +122,18 @@ static inline bool ep_events_available(struct uep_eventpoll *ep)
 	return !uep_list_empty(&ep->rdllist) || ep->ovflist != EP_UNACTIVE_PTR;
 }
 
-/* The scan of the ready list (eventpoll.c), used by the harvest (ep_wait.c). */
-/* Current events of epi's file, masked by what epi watches.  mtx held. */
-uint32_t uep_ep_item_poll(struct uep_epitem *epi, struct uepoll_poll_table *pt);
-/* Move the ready list aside and start diverting callbacks.  mtx held. */
-void uep_ep_start_scan(struct uep_eventpoll *ep, struct uep_list *txlist);
-/* End a scan (see eventpoll.c); delivered >= 0 counts a harvest. */
-void uep_ep_done_scan(struct uep_eventpoll *ep, struct uep_list *txlist,
-                      struct uep_list *requeue, int delivered);
+/* The loop of ep_wake_one_locked (eventpoll.c).  ep->lock held. */
+void uep_ep_wake_waiter_locked(struct uep_eventpoll *ep);
+
+/*
+ * Wake the first waiter in uepoll_wait(), if any.  ep->lock held.  Inline:
+ * most callers find nobody asleep, and then the test is all it costs.
+ */
+static inline void ep_wake_one_locked(struct uep_eventpoll *ep)
+{
+	if (!uep_list_empty(&ep->wq))
+		uep_ep_wake_waiter_locked(ep);
+}
 
 /* Wake every uepoll_wait()er and poller of ep (key 0).  No lock held. */
 void uep_ep_wake_all(struct uep_eventpoll *ep);
@@ -158,6 +162,71 @@ int uep_ep_kfd_wake(struct uep_eventpoll *ep);
 void uep_ep_kfd_release(struct uep_eventpoll *ep);
 
 /*
+ * The scan of the ready list, used by the harvest (ep_wait.c) and the
+ * instance's own poll (eventpoll.c); inline, being the hot path of every
+ * wait.
+ */
+
+/* Current events of epi's file, masked by what epi watches.  mtx held. */
+static inline uint32_t uep_ep_item_poll(struct uep_epitem *epi,
+                                        struct uepoll_poll_table *pt)
+{
+	/* A file in its final release is skipped (the kernel's epi_fget). */
+	if (atomic_load_explicit(&epi->file->f_count, memory_order_acquire) ==
+	    0)
+		return 0;
+	if (pt)
+		pt->key = epi->events;
+	if (UEP_UNLIKELY(uep_is_file_epoll(epi->file)))
+		uep_ep_kfd_nested_poll(epi->ep, epi);
+	return uep_vfs_poll(epi->file, pt) & epi->events;
+}
+
+/* Move the ready list aside and start diverting callbacks.  mtx held. */
+static inline void uep_ep_start_scan(struct uep_eventpoll *ep,
+                                     struct uep_list *txlist)
+{
+	uep_mutex_lock(&ep->lock);
+	uep_list_splice_init(&ep->rdllist, txlist);
+	ep->ovflist = NULL;
+	uep_mutex_unlock(&ep->lock);
+}
+
+/*
+ * End a scan: the ready list becomes [unconsumed txlist] [arrived during
+ * the scan, in order] [level-triggered re-queued] = round robin.  mtx held.
+ * delivered >= 0 counts a harvest that delivered that many events.
+ */
+static UEP_ALWAYS_INLINE void uep_ep_done_scan(struct uep_eventpoll *ep,
+                                               struct uep_list *txlist,
+                                               struct uep_list *requeue,
+                                               int delivered)
+{
+	struct uep_epitem *epi, *nepi;
+	uep_mutex_lock(&ep->lock);
+	if (delivered >= 0) {
+		ep->harvests++;
+		ep->delivered += (uint64_t)delivered;
+		ep->empty_harvests += delivered == 0;
+	}
+	/* ovflist is LIFO: adding each at the head restores arrival order. */
+	for (nepi = ep->ovflist; (epi = nepi) != NULL;
+	     nepi = epi->next, epi->next = EP_UNACTIVE_PTR) {
+		if (!ep_is_linked(epi))
+			uep_list_add(&epi->rdllink, &ep->rdllist);
+	}
+	ep->ovflist = EP_UNACTIVE_PTR;
+	uep_list_splice_tail_init(requeue, &ep->rdllist);
+	uep_list_splice_init(txlist, &ep->rdllist);
+	/* Someone else may take what is left (the level-triggered cascade). */
+	if (!uep_list_empty(&ep->rdllist))
+		ep_wake_one_locked(ep);
+	else
+		ep->notified = false; /* uepoll_notify: signal the next one */
+	uep_mutex_unlock(&ep->lock);
+}
+
+/*
  * Busy polling (ep_busy.c): spin on w before sleeping if the instance asks
  * for it and nobody else spins here.  True when woken while spinning.
  */
@@ -178,10 +247,21 @@ static inline void uep_ep_busy_waking(struct uep_eventpoll *ep)
  * itself watched (wake-up paths), takes epnested_mutex, sets *nested, and
  * runs the loop check (-ELOOP, lock dropped again).  After the insertion,
  * with ep->mtx held, the path check may refuse it (-EINVAL); end drops
- * the lock.
+ * the lock.  begin is inline, its nested half (the lock and the loop
+ * check) in ep_nest.c.
  */
-int uep_ep_full_check_begin(struct uep_eventpoll *ep, struct uepoll_file *tf,
-                            bool *nested);
+int uep_ep_full_check_nested(struct uep_eventpoll *ep, struct uepoll_file *tf,
+                             bool *nested);
+static inline int uep_ep_full_check_begin(struct uep_eventpoll *ep,
+                                          struct uepoll_file *tf, bool *nested)
+{
+	struct uepoll_file *epf = ep->file;
+	uep_mutex_lock(&epf->f_lock);
+	*nested = epf->f_ep != NULL || uep_is_file_epoll(tf);
+	uep_mutex_unlock(&epf->f_lock);
+	/* The common case, inline: neither side an epoll in the chain. */
+	return *nested ? uep_ep_full_check_nested(ep, tf, nested) : 0;
+}
 int uep_ep_reverse_path_check(void);
 void uep_ep_full_check_end(void);
 /* Hold (true) or release (false) epnested_mutex across a fork. */

@@ -27,7 +27,7 @@ struct fd_slot {
 	struct uepoll_file *file; /* under the slot's stripe lock */
 	unsigned flags;           /* UEP_FD_CLOEXEC, under the stripe lock */
 	/* uep_fd_set_kernel_epoll's kfd + 1, or 0: written under the stripe
-	 * lock, read without it (uep_fd_kernel_epoll) */
+	 * lock, read without it (uep_fget_epoll) */
 	_Atomic int kfd1;
 };
 
@@ -197,14 +197,11 @@ static struct uepoll_file *slot_get(struct fd_slot *s, bool pin, bool *pinned)
 	return f;
 }
 
-static struct uepoll_file *fget(int fd, bool pin, bool *pinned)
+/* The slot's file when the stripe was not free at once, or for a pin. */
+static __attribute__((noinline)) struct uepoll_file *
+fget_slow(struct fd_slot *s, struct uep_owned_mutex *st, bool pin, bool *pinned)
 {
-	unsigned idx;
-	struct fd_slot *s = slot_at(fd, &idx);
-	if (!s)
-		return NULL;
-	struct uep_owned_mutex *st = stripe_of(idx);
-	if (UEP_UNLIKELY(uep_in_engine()) && uep_owned_by_me(st)) {
+	if (uep_owned_by_me(st)) {
 		/*
 		 * A signal handler interrupted this thread's own section on
 		 * this stripe: no other thread can change the slot meanwhile,
@@ -219,15 +216,34 @@ static struct uepoll_file *fget(int fd, bool pin, bool *pinned)
 	return f;
 }
 
+static UEP_ALWAYS_INLINE struct uepoll_file *fget_slot(struct fd_slot *s,
+                                                       unsigned idx)
+{
+	struct uep_owned_mutex *st = stripe_of(idx);
+	bool pinned;
+	/* Busy: another thread's, or (in a handler) our own section's. */
+	if (UEP_UNLIKELY(!uep_owned_trylock(st)))
+		return fget_slow(s, st, false, &pinned);
+	struct uepoll_file *f = s->file;
+	if (f)
+		uep_file_get(f);
+	uep_owned_unlock(st);
+	return f;
+}
+
 struct uepoll_file *uep_fget(int fd)
 {
-	bool pinned;
-	return fget(fd, false, &pinned);
+	unsigned idx;
+	struct fd_slot *s = slot_at(fd, &idx);
+	return s ? fget_slot(s, idx) : NULL;
 }
 
 struct uepoll_file *uep_fget_pin(int fd, bool *pinned)
 {
-	return fget(fd, true, pinned);
+	unsigned idx;
+	struct fd_slot *s = slot_at(fd, &idx);
+	*pinned = false;
+	return s ? fget_slow(s, stripe_of(idx), true, pinned) : NULL;
 }
 
 /* Clear the slot; returns the file it held (its reference), or NULL. */
@@ -306,17 +322,24 @@ int uep_fd_set_kernel_epoll(int fd, int kfd)
 }
 
 /*
- * No lock and no reference: the number read is all the caller uses, and
- * a kernel call on it gets the kernel's answer for whatever the number is
- * by then (a wait racing the close of its epoll fd does the same on
- * Linux).  Relaxed: nothing else is published through it.
+ * A kernel epoll: no lock and no reference, the number read is all the
+ * caller uses, and a kernel call on it gets the kernel's answer for
+ * whatever the number is by then (a wait racing the close of its epoll fd
+ * does the same on Linux).  Relaxed: nothing else is published through
+ * it.  Any other descriptor: uep_fget, after one more load and branch.
  */
-UEP_HOT int uep_fd_kernel_epoll(int fd)
+UEP_HOT struct uepoll_file *uep_fget_epoll(int fd, int *kfd)
 {
 	unsigned idx;
 	struct fd_slot *s = slot_at(fd, &idx);
-	return s ? atomic_load_explicit(&s->kfd1, memory_order_relaxed) - 1
-	         : -1;
+	if (!s)
+		return NULL;
+	int k1 = atomic_load_explicit(&s->kfd1, memory_order_relaxed);
+	if (UEP_UNLIKELY(k1)) {
+		*kfd = k1 - 1;
+		return UEP_FILE_KERNEL_EPOLL;
+	}
+	return fget_slot(s, idx);
 }
 
 int uep_fd_get_flags(int fd)

@@ -48,10 +48,13 @@ int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags);
  * A descriptor whose every wait and ctl of a kernel fd can go straight to
  * kernel epoll kfd (the preload's instances: kernel fds only, and kfd is
  * the program's own epoll fd).  Cleared when the number is closed or
- * replaced.  uep_fd_kernel_epoll: that kfd, or -1 (not such a number).
+ * replaced.  uep_fget_epoll, the lookup of an epoll call's descriptor:
+ * for such a number UEP_FILE_KERNEL_EPOLL and *kfd, with no lock and no
+ * reference taken; for any other uep_fget's answer (*kfd untouched).
  */
 int uep_fd_set_kernel_epoll(int fd, int kfd);
-int uep_fd_kernel_epoll(int fd);
+#define UEP_FILE_KERNEL_EPOLL ((struct uepoll_file *)1)
+struct uepoll_file *uep_fget_epoll(int fd, int *kfd);
 int uep_fd_get_flags(int fd);
 int uep_fd_set_flags(int fd, unsigned fd_flags);
 

@@ -44,11 +44,8 @@ struct uepoll_file *uep_file_alloc(const struct uepoll_file_operations *fops,
 	return f;
 }
 
-void uep_file_put(struct uepoll_file *f)
+void uep_file_release(struct uepoll_file *f)
 {
-	if (atomic_fetch_sub_explicit(&f->f_count, 1, memory_order_acq_rel) !=
-	    1)
-		return;
 	/* The last reference: first every epoll registration goes. */
 	uep_eventpoll_release_file(f);
 	/*

@@ -96,20 +96,30 @@ static inline bool uep_file_tryget(struct uepoll_file *f)
 }
 
 /*
- * Drop a reference; the last one releases the file: it removes the epoll
- * registrations, waits until no caller pins the file, then calls release.
+ * The final release of a file whose last reference went (uep_file_put):
+ * it removes the epoll registrations, waits until no caller pins the
+ * file, then calls release.
  */
-void uep_file_put(struct uepoll_file *f);
+void uep_file_release(struct uepoll_file *f);
+
+/* Drop a reference; the last one releases the file.  Inline: one RMW. */
+static inline void uep_file_put(struct uepoll_file *f)
+{
+	if (UEP_UNLIKELY(atomic_fetch_sub_explicit(&f->f_count, 1,
+	                                           memory_order_acq_rel) == 1))
+		uep_file_release(f);
+}
 
 /*
  * The end of a pinned call (uep_fget_pin).  The release store pairs with
- * the acquire load of the final release's wait in uep_file_put(): what
+ * the acquire load of the final release's wait in uep_file_release(): what
  * the pinned call did to the file happens before its memory is freed.
  */
 static inline void uep_file_unpin(struct uepoll_file *f)
 {
 	atomic_fetch_sub_explicit(&f->f_pins, 1, memory_order_release);
 }
+
 /* Free a released file's memory (the owner's job with UEP_FMODE_OWNED). */
 void uep_file_free(struct uepoll_file *f);
 

@@ -7,6 +7,8 @@
 
 #define UEP_LIKELY(x) __builtin_expect(!!(x), 1)
 #define UEP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* For the few hot-path helpers whose call would cost more than their body. */
+#define UEP_ALWAYS_INLINE inline __attribute__((always_inline))
 
 /*
  * The path of an epoll call that only passes through to the kernel (the

@@ -56,6 +56,27 @@ static inline void uep_owned_lock(struct uep_owned_mutex *m)
 		uep_owned_lock_slow(m);
 }
 
+/*
+ * Take m if it is free at once: the fast path of uep_owned_lock.  False
+ * leaves m alone and the depth as it was (flushing as an unlock would),
+ * for the caller to tell "mine" (uep_owned_by_me) from "another's".
+ */
+static inline bool uep_owned_trylock(struct uep_owned_mutex *m)
+{
+	uint32_t c = 0, id = uep_owner_id;
+	uep_lock_depth++;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (UEP_LIKELY(id && atomic_compare_exchange_strong_explicit(
+	                             &m->word, &c, id, memory_order_acquire,
+	                             memory_order_relaxed)))
+		return true;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (--uep_lock_depth == 0 &&
+	    UEP_UNLIKELY(uep_wakes_pending | uep_defer_pending))
+		uep_wake_flush();
+	return false;
+}
+
 static inline void uep_owned_unlock(struct uep_owned_mutex *m)
 {
 	if (UEP_UNLIKELY(atomic_exchange_explicit(&m->word, 0,

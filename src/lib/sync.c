@@ -103,20 +103,20 @@ static void ts_add(struct timespec *ts, time_t sec, long nsec)
 	}
 }
 
-void uep_deadline_ms(struct uep_deadline *dl, int timeout_ms)
+void uep_deadline_start(struct uep_deadline *dl)
 {
-	if (timeout_ms == 0) {
-		dl->kind = UEP_DL_NOWAIT;
+	struct timespec rel = dl->abs;
+	if (dl->kind != UEP_DL_IN)
 		return;
-	}
-	if (timeout_ms < 0) {
-		dl->kind = UEP_DL_FOREVER;
-		return;
-	}
 	dl->kind = UEP_DL_AT;
 	ts_now(&dl->abs);
-	ts_add(&dl->abs, timeout_ms / 1000,
-	       (long)(timeout_ms % 1000) * 1000000L);
+	ts_add(&dl->abs, rel.tv_sec, rel.tv_nsec);
+}
+
+void uep_deadline_ms(struct uep_deadline *dl, int timeout_ms)
+{
+	uep_deadline_ms_lazy(dl, timeout_ms);
+	uep_deadline_start(dl);
 }
 
 /*
@@ -126,7 +126,7 @@ void uep_deadline_ms(struct uep_deadline *dl, int timeout_ms)
  */
 #define DEADLINE_FOREVER_SEC ((time_t)1 << 40)
 
-void uep_deadline_ts(struct uep_deadline *dl, const struct timespec *rel)
+void uep_deadline_ts_lazy(struct uep_deadline *dl, const struct timespec *rel)
 {
 	if (!rel) {
 		dl->kind = UEP_DL_FOREVER;
@@ -136,14 +136,19 @@ void uep_deadline_ts(struct uep_deadline *dl, const struct timespec *rel)
 		dl->kind = UEP_DL_NOWAIT;
 		return;
 	}
-	dl->kind = UEP_DL_AT;
-	ts_now(&dl->abs);
 	/* Saturate: a timeout of centuries is "forever" for every purpose. */
 	if (rel->tv_sec > DEADLINE_FOREVER_SEC) {
 		dl->kind = UEP_DL_FOREVER;
 		return;
 	}
-	ts_add(&dl->abs, rel->tv_sec, rel->tv_nsec);
+	dl->kind = UEP_DL_IN;
+	dl->abs = *rel;
+}
+
+void uep_deadline_ts(struct uep_deadline *dl, const struct timespec *rel)
+{
+	uep_deadline_ts_lazy(dl, rel);
+	uep_deadline_start(dl);
 }
 
 struct timespec *uep_deadline_remaining(const struct uep_deadline *dl,
@@ -155,6 +160,10 @@ struct timespec *uep_deadline_remaining(const struct uep_deadline *dl,
 	rel->tv_sec = rel->tv_nsec = 0;
 	if (dl->kind == UEP_DL_NOWAIT)
 		return rel;
+	if (dl->kind == UEP_DL_IN) { /* not started: all of it is left */
+		*rel = dl->abs;
+		return rel;
+	}
 	ts_now(&now);
 	rel->tv_sec = dl->abs.tv_sec - now.tv_sec;
 	rel->tv_nsec = dl->abs.tv_nsec - now.tv_nsec;
@@ -368,6 +377,7 @@ bool uep_waiter_spin(struct uep_waiter *w, uint64_t ns,
                      const struct uep_deadline *dl)
 {
 	struct timespec now;
+	assert(dl->kind != UEP_DL_IN);
 	ts_now(&now);
 	uint64_t end = ts_ns(&now) + ns;
 	if (dl->kind == UEP_DL_AT && ts_ns(&dl->abs) < end)
@@ -472,6 +482,7 @@ int uep_waiter_sleep_fds(struct uep_waiter *w, const struct uep_deadline *dl,
                          const sigset_t *sigmask, struct pollfd *fds,
                          unsigned n)
 {
+	assert(dl->kind != UEP_DL_IN); /* started (uep_deadline_start) */
 	if (dl->kind == UEP_DL_NOWAIT)
 		return -ETIMEDOUT;
 	if (!uep_waiter_begin(w))
@@ -484,6 +495,7 @@ int uep_waiter_sleep_fds(struct uep_waiter *w, const struct uep_deadline *dl,
 int uep_waiter_sleep(struct uep_waiter *w, const struct uep_deadline *dl,
                      const sigset_t *sigmask, bool restart)
 {
+	assert(dl->kind != UEP_DL_IN); /* started (uep_deadline_start) */
 	if (dl->kind == UEP_DL_NOWAIT)
 		return -ETIMEDOUT;
 	uint32_t expect = UEP_WAITER_IDLE;

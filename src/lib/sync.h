@@ -113,6 +113,7 @@ enum uep_deadline_kind {
 	UEP_DL_NOWAIT,  /* timeout 0: never sleep */
 	UEP_DL_FOREVER, /* negative timeout or NULL timespec */
 	UEP_DL_AT,      /* sleep until abs (CLOCK_MONOTONIC) */
+	UEP_DL_IN,      /* abs is relative, not started: uep_deadline_start */
 };
 
 struct uep_deadline {
@@ -122,6 +123,27 @@ struct uep_deadline {
 
 void uep_deadline_ms(struct uep_deadline *dl, int timeout_ms);
 void uep_deadline_ts(struct uep_deadline *dl, const struct timespec *rel);
+
+/*
+ * Lazy deadlines (epoll_wait's): a relative timeout stays UEP_DL_IN, with
+ * no clock read, until uep_deadline_start makes it UEP_DL_AT when the
+ * caller is about to sleep for the first time.  A wait that finds events
+ * at once reads no clock; one that sleeps counts its timeout from that
+ * first sleep, after one harvest that found nothing.  The sleeps and
+ * uep_waiter_spin take started deadlines only (NOWAIT, FOREVER, AT).
+ */
+static inline void uep_deadline_ms_lazy(struct uep_deadline *dl, int timeout_ms)
+{
+	if (timeout_ms <= 0) {
+		dl->kind = timeout_ms ? UEP_DL_FOREVER : UEP_DL_NOWAIT;
+		return;
+	}
+	dl->kind = UEP_DL_IN;
+	dl->abs.tv_sec = timeout_ms / 1000;
+	dl->abs.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+}
+void uep_deadline_ts_lazy(struct uep_deadline *dl, const struct timespec *rel);
+void uep_deadline_start(struct uep_deadline *dl);
 /*
  * The time left as a relative timespec in *rel (zero once passed, and for
  * NOWAIT), or NULL for FOREVER: what ppoll and epoll_pwait2 take.

@@ -454,7 +454,7 @@ static void t_threads(void)
  * Waits and ctls racing the close of their epoll fd and the reuse of its
  * number: each call gets an answer Linux could give (under the preload a
  * wait on the instance goes to its kernel half with no lock: see
- * uep_fd_kernel_epoll), and nothing crashes.
+ * uep_fget_epoll), and nothing crashes.
  */
 static _Atomic int race_ep = -1, race_stop, race_bad, race_rfd;
 static _Atomic long race_calls;
