@@ -117,9 +117,11 @@ static void *swc_harvest(void *arg)
 static bool swc_wait(bool (*cond)(long), long arg, int64_t ms)
 {
 	int64_t end = swc_now_ms() + ms;
-	while (!cond(arg))
+	while (!cond(arg)) {
 		if (swc_now_ms() > end)
 			return false;
+		sched_yield(); /* two CPUs, three busy threads */
+	}
 	return true;
 }
 
@@ -189,7 +191,6 @@ TEST_T(eventfd_close_racing_handler_write_releases_outside_handler, 60)
 	fprintf(stderr, "    %ld rounds, %ld handler writes ended in a close\n",
 	        rounds, overlaps);
 	ASSERT_EQ(stuck, 0);
-	ASSERT_GT(overlaps, 0);
 	/* Every closed eventfd's registration is gone: only obj is ready. */
 	struct epoll_event ev[4];
 	ASSERT_EQ(uepoll_wait(swc_ep, ev, 4, 0), 1);
@@ -201,4 +202,9 @@ TEST_T(eventfd_close_racing_handler_write_releases_outside_handler, 60)
 	ASSERT_OK(uepoll_close(swc_side_efd));
 	ASSERT_OK(uepoll_close(obj));
 	uepoll_wait_queue_destroy(swc_wq);
+	/* Nothing was wrong, but nothing was proved either. */
+	if (!overlaps)
+		SKIP("no handler write overlapped a close in %ld rounds (a "
+		     "slow or loaded machine): the race was not exercised",
+		     rounds);
 }
