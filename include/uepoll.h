@@ -43,14 +43,16 @@ extern "C" {
  *
  * Async-signal-safe (may be called from a signal handler, even one that
  * interrupted a uepoll call in the same thread): uepoll_write() of 8 bytes
- * on a uepoll eventfd, and uepoll_read()/uepoll_write()/uepoll_close() on
- * kernel fds (they are libc's read, write, close).  From a handler that
- * interrupted uepoll, an eventfd write never sleeps (a blocking eventfd
- * whose counter is full gives EAGAIN) and its wake-up of epoll, poll and
- * blocked readers is issued when the interrupted call leaves its critical
- * section, microseconds later.  Every other call may deadlock in a handler
- * that interrupted uepoll in the same thread; with signals blocked around
- * uepoll calls, or from other threads, they are safe.
+ * on a uepoll eventfd (another thread may close it meanwhile: the close,
+ * not the handler, then frees it), and uepoll_read()/uepoll_write()/
+ * uepoll_close() on kernel fds (they are libc's read, write, close).
+ * From a handler that interrupted uepoll, an eventfd write never sleeps
+ * (a blocking eventfd whose counter is full gives EAGAIN) and its wake-up
+ * of epoll, poll and blocked readers is issued when the interrupted call
+ * leaves its critical section, microseconds later.  Every other call may
+ * deadlock in a handler that interrupted uepoll in the same thread; with
+ * signals blocked around uepoll calls, or from other threads, they are
+ * safe.
  *
  * fork: the child gets a copy of every in-process object (not shared with
  * the parent: a pipe does not connect them).  It may create, use and close
@@ -294,15 +296,17 @@ UEPOLL_API void uepoll_wake_up(struct uepoll_wait_queue *wq, uint32_t key);
  * A NULL operation gives EOPNOTSUPP.  They return 0, a count, a new
  * descriptor (accept) or a negative errno, and never block: accept and
  * recvmsg return -EAGAIN when nothing waits, sendmsg when there is no room,
- * connect -EINPROGRESS while the connection is under way.  On a blocking
- * descriptor (no O_NONBLOCK, no MSG_DONTWAIT) uepoll sleeps until poll()
- * reports EPOLLIN (accept, recvmsg) or EPOLLOUT (sendmsg; a stream send
- * goes on until all is sent) and calls again; a blocking connect sleeps
- * until EPOLLOUT, EPOLLERR or EPOLLHUP and returns the socket's
- * getsockopt(SOL_SOCKET, SO_ERROR).  accept creates the new socket's
- * descriptor itself, honouring SOCK_NONBLOCK and SOCK_CLOEXEC in flags.
- * getname's peer is 0 (getsockname) or 1 (getpeername); it sets *len to
- * the full length, uepoll truncates the copy as the kernel does.
+ * connect -EINPROGRESS when it starts a connection and -EALREADY while it
+ * is under way; the next call after it ended answers how (0, then -EISCONN
+ * from then on; or its error, and the call after that starts anew), as
+ * Linux's inet_stream_connect.  On a blocking descriptor (no O_NONBLOCK,
+ * no MSG_DONTWAIT) uepoll sleeps until poll() reports EPOLLIN (accept,
+ * recvmsg), EPOLLOUT (sendmsg; a stream send goes on until all is sent),
+ * or EPOLLOUT, EPOLLERR or EPOLLHUP (connect, while it answers
+ * -EINPROGRESS or -EALREADY), and calls again.  accept creates the new
+ * socket's descriptor itself, honouring SOCK_NONBLOCK and SOCK_CLOEXEC in
+ * flags.  getname's peer is 0 (getsockname) or 1 (getpeername); it sets
+ * *len to the full length, uepoll truncates the copy as the kernel does.
  */
 struct uepoll_socket_operations {
 	int (*bind)(struct uepoll_file *file, const struct sockaddr *addr,

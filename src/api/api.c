@@ -288,12 +288,7 @@ UEPOLL_API ssize_t uepoll_write(int fd, const void *buf, size_t count)
 {
 	if (!uep_is_uepoll_fd(fd))
 		return write(fd, buf, count);
-	struct uepoll_file *f = uep_fget(fd);
-	if (!f)
-		return uep_ret_errno(-EBADF);
-	ssize_t r = uep_file_write(f, buf, count);
-	uep_file_put(f);
-	return uep_ret_errno(r);
+	return uep_ret_errno(uep_fd_write(fd, buf, count));
 }
 
 UEPOLL_API int uepoll_close(int fd)

@@ -9,6 +9,8 @@
 /* Read and write with the blocking behaviour of the file's flags (rw.c). */
 ssize_t uep_file_read(struct uepoll_file *f, void *buf, size_t count);
 ssize_t uep_file_write(struct uepoll_file *f, const void *buf, size_t count);
+/* write(2) on uepoll descriptor fd, async-signal-safe for eventfds. */
+ssize_t uep_fd_write(int fd, const void *buf, size_t count);
 
 /* What kernel file an object stands for (fstat, F_SETFL): io_api.c. */
 enum uep_file_kind { UEP_KIND_ANON, UEP_KIND_PIPE, UEP_KIND_SOCKET };

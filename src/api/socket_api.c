@@ -283,6 +283,22 @@ UEPOLL_API int uepoll_setsockopt(int fd, int level, int name, const void *val,
 
 /* ---- data ---- */
 
+/*
+ * import_iovec's checks: -EMSGSIZE past IOV_MAX, -EFAULT for a missing
+ * iovec or (bases: a send, which reads them all first) a missing buffer.
+ */
+static int msg_iov_check(const struct msghdr *msg, bool bases)
+{
+	if (msg->msg_iovlen > IOV_MAX)
+		return -EMSGSIZE;
+	if (msg->msg_iovlen && !msg->msg_iov)
+		return -EFAULT;
+	for (size_t i = 0; bases && i < msg->msg_iovlen; i++)
+		if (!msg->msg_iov[i].iov_base && msg->msg_iov[i].iov_len)
+			return -EFAULT;
+	return 0;
+}
+
 /* sendmsg after the msghdr was copied in (the kernel's ____sys_sendmsg). */
 static ssize_t do_sendmsg(int fd, const struct msghdr *umsg, int flags)
 {
@@ -293,19 +309,9 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *umsg, int flags)
 	ssize_t r = sock_lookup(fd, &f, &sk);
 	if (r)
 		return r;
-	if (msg.msg_iovlen > IOV_MAX) {
-		r = -EMSGSIZE;
+	r = msg_iov_check(&msg, true);
+	if (r)
 		goto out;
-	}
-	if (msg.msg_iovlen && !msg.msg_iov) {
-		r = -EFAULT;
-		goto out;
-	}
-	for (size_t i = 0; i < msg.msg_iovlen; i++)
-		if (!msg.msg_iov[i].iov_base && msg.msg_iov[i].iov_len) {
-			r = -EFAULT;
-			goto out;
-		}
 	if (!msg.msg_name)
 		msg.msg_namelen = 0;
 	if ((int)msg.msg_namelen < 0) {
@@ -334,14 +340,9 @@ static ssize_t do_recvmsg(int fd, struct msghdr *umsg, int flags)
 	ssize_t r = sock_lookup(fd, &f, &sk);
 	if (r)
 		return r;
-	if (msg.msg_iovlen > IOV_MAX) {
-		r = -EMSGSIZE;
+	r = msg_iov_check(&msg, false);
+	if (r)
 		goto out;
-	}
-	if (msg.msg_iovlen && !msg.msg_iov) {
-		r = -EFAULT;
-		goto out;
-	}
 	socklen_t room = msg.msg_name ? msg.msg_namelen : 0;
 	if ((int)room < 0) {
 		r = -EINVAL;

@@ -97,23 +97,26 @@ static bool nonblock(struct uepoll_file *f, int flags)
 	return uep_file_nonblock(f) || (flags & MSG_DONTWAIT);
 }
 
+/*
+ * As inet_stream_connect: a blocking connect sleeps until the connection
+ * is out of SYN_SENT (OUT, ERR or HUP) and asks again, and the operation
+ * then answers how it ended (0 or the error), as it answers a second call
+ * on a non-blocking socket.
+ */
 int uep_usock_connect(struct uepoll_file *f, const struct sockaddr *addr,
                       socklen_t len)
 {
 	if (!f->f_sop->connect)
 		return -EOPNOTSUPP;
-	int r = f->f_sop->connect(f, addr, len);
-	if (r != -EINPROGRESS || uep_file_nonblock(f))
-		return r;
-	int w = uep_file_wait_ready(f, EPOLLOUT | EPOLLERR | EPOLLHUP);
-	if (w < 0)
-		return w;
-	int err = 0;
-	socklen_t n = sizeof(err);
-	if (!f->f_sop->getsockopt)
-		return 0;
-	r = f->f_sop->getsockopt(f, SOL_SOCKET, SO_ERROR, &err, &n);
-	return r < 0 ? r : -err;
+	for (;;) {
+		int r = f->f_sop->connect(f, addr, len);
+		if ((r != -EINPROGRESS && r != -EALREADY) ||
+		    uep_file_nonblock(f))
+			return r;
+		int w = uep_file_wait_ready(f, EPOLLOUT | EPOLLERR | EPOLLHUP);
+		if (w < 0)
+			return w;
+	}
 }
 
 int uep_usock_accept(struct uepoll_file *f, struct sockaddr *addr,

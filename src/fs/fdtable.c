@@ -175,11 +175,33 @@ static struct fd_slot *slot_lock(int fd, struct uep_owned_mutex **st)
 	return s;
 }
 
-/* uep_fget when the stripe was not free at once. */
-static __attribute__((noinline)) struct uepoll_file *
-fget_slow(struct fd_slot *s, struct uep_owned_mutex *st)
+/* A reference to the slot's file, or a pin when pin and the file allows. */
+static UEP_ALWAYS_INLINE struct uepoll_file *slot_get(struct fd_slot *s,
+                                                      bool pin, bool *pinned)
 {
-	struct uepoll_file *f;
+	struct uepoll_file *f = s->file;
+	*pinned = false;
+	if (!f)
+		return NULL;
+	/*
+	 * Relaxed: the final release, which waits for pins, comes after a
+	 * slot_take of this stripe, so the stripe lock orders this increment
+	 * before it (or, in the handler's case below, the interrupted section
+	 * of this same thread does the taking, after the handler returned).
+	 */
+	if (pin && (f->f_mode & UEP_FMODE_SIGSAFE_WRITE)) {
+		atomic_fetch_add_explicit(&f->f_pins, 1, memory_order_relaxed);
+		*pinned = true;
+	} else {
+		uep_file_get(f);
+	}
+	return f;
+}
+
+/* fget_slot when the stripe was not free at once. */
+static __attribute__((noinline)) struct uepoll_file *
+fget_slow(struct fd_slot *s, struct uep_owned_mutex *st, bool pin, bool *pinned)
+{
 	if (uep_owned_by_me(st)) {
 		/*
 		 * A signal handler interrupted this thread's own section on
@@ -187,29 +209,22 @@ fget_slow(struct fd_slot *s, struct uep_owned_mutex *st)
 		 * and every section drops file references only after its
 		 * unlock, so the file read here holds one.
 		 */
-		f = s->file;
-		if (f)
-			uep_file_get(f);
-		return f;
+		return slot_get(s, pin, pinned);
 	}
 	uep_owned_lock(st);
-	f = s->file;
-	if (f)
-		uep_file_get(f);
+	struct uepoll_file *f = slot_get(s, pin, pinned);
 	uep_owned_unlock(st);
 	return f;
 }
 
-static UEP_ALWAYS_INLINE struct uepoll_file *fget_slot(struct fd_slot *s,
-                                                       unsigned idx)
+static UEP_ALWAYS_INLINE struct uepoll_file *
+fget_slot(struct fd_slot *s, unsigned idx, bool pin, bool *pinned)
 {
 	struct uep_owned_mutex *st = stripe_of(idx);
 	/* Busy: another thread's, or (in a handler) our own section's. */
 	if (UEP_UNLIKELY(!uep_owned_trylock(st)))
-		return fget_slow(s, st);
-	struct uepoll_file *f = s->file;
-	if (f)
-		uep_file_get(f);
+		return fget_slow(s, st, pin, pinned);
+	struct uepoll_file *f = slot_get(s, pin, pinned);
 	uep_owned_unlock(st);
 	return f;
 }
@@ -217,8 +232,16 @@ static UEP_ALWAYS_INLINE struct uepoll_file *fget_slot(struct fd_slot *s,
 struct uepoll_file *uep_fget(int fd)
 {
 	unsigned idx;
+	bool pinned;
 	struct fd_slot *s = slot_at(fd, &idx);
-	return s ? fget_slot(s, idx) : NULL;
+	return s ? fget_slot(s, idx, false, &pinned) : NULL;
+}
+
+struct uepoll_file *uep_fget_pin(int fd, bool *pinned)
+{
+	unsigned idx;
+	struct fd_slot *s = slot_at(fd, &idx);
+	return s ? fget_slot(s, idx, true, pinned) : NULL;
 }
 
 /* Clear the slot; returns the file it held (its reference), or NULL. */
@@ -306,6 +329,7 @@ int uep_fd_set_kernel_epoll(int fd, int kfd)
 UEP_HOT struct uepoll_file *uep_fget_epoll(int fd, int *kfd)
 {
 	unsigned idx;
+	bool pinned;
 	struct fd_slot *s = slot_at(fd, &idx);
 	if (!s)
 		return NULL;
@@ -314,7 +338,7 @@ UEP_HOT struct uepoll_file *uep_fget_epoll(int fd, int *kfd)
 		*kfd = k1 - 1;
 		return UEP_FILE_KERNEL_EPOLL;
 	}
-	return fget_slot(s, idx);
+	return fget_slot(s, idx, false, &pinned);
 }
 
 int uep_fd_get_flags(int fd)

@@ -34,6 +34,13 @@ static inline bool uep_is_uepoll_fd(int fd)
 int uep_fd_install(struct uepoll_file *f, unsigned fd_flags, int minfd);
 /* The file at fd with a new reference, or NULL (EBADF). */
 struct uepoll_file *uep_fget(int fd);
+/*
+ * Like uep_fget, but a file with UEP_FMODE_SIGSAFE_WRITE comes pinned
+ * instead (*pinned set): the caller ends with uep_file_unpin(), never
+ * sleeps in between, and so never holds the last reference (a signal
+ * handler's write must not run a final release).
+ */
+struct uepoll_file *uep_fget_pin(int fd, bool *pinned);
 int uep_fd_close(int fd);
 /* dup3/dup2: put f at newfd, closing what was there.  Takes a reference. */
 int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags);

@@ -6,6 +6,7 @@
 #include "fs/file.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "fs/eventpoll.h"
@@ -18,6 +19,7 @@ struct uepoll_file *uep_file_alloc(const struct uepoll_file_operations *fops,
 	if (!f)
 		return NULL;
 	atomic_init(&f->f_count, 1);
+	atomic_init(&f->f_pins, 0);
 	f->f_op = fops;
 	f->f_sop = NULL;
 	f->private_data = private_data;
@@ -46,6 +48,15 @@ void uep_file_release(struct uepoll_file *f)
 {
 	/* The last reference: first every epoll registration goes. */
 	uep_eventpoll_release_file(f);
+	/*
+	 * Then pinned callers finish: a pin is taken under the descriptor's
+	 * stripe lock while the slot still holds its reference (fdtable.c),
+	 * so none can start now, and those in flight are short and wait on
+	 * nothing we hold (a pinned call never sleeps, and a final put runs
+	 * with no uepoll lock held).  Acquire: pairs with uep_file_unpin().
+	 */
+	while (atomic_load_explicit(&f->f_pins, memory_order_acquire))
+		sched_yield();
 	bool owned = f->f_mode & UEP_FMODE_OWNED; /* release may free f */
 	if (f->f_op->release)
 		f->f_op->release(f);

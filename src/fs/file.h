@@ -33,9 +33,18 @@ struct uep_epitem;
  * partial-write rules); the API calls them once instead of looping.
  */
 #define UEP_FMODE_BLOCKS 0x8u
+/*
+ * f_op->write never sleeps and is async-signal-safe (eventfd): a write
+ * pins the file instead of taking a reference (uep_fget_pin), so that a
+ * signal handler's write never drops the last one (docs/DESIGN.md,
+ * Signal handlers).
+ */
+#define UEP_FMODE_SIGSAFE_WRITE 0x10u
 
 struct uepoll_file {
 	_Atomic long f_count;
+	/* Pinned callers (uep_fget_pin): the final release waits for them. */
+	_Atomic unsigned f_pins;
 	const struct uepoll_file_operations *f_op;
 	/* A user socket's operations (uepoll_socket_create), or NULL. */
 	const struct uepoll_socket_operations *f_sop;
@@ -86,7 +95,11 @@ static inline bool uep_file_tryget(struct uepoll_file *f)
 	return c > 0;
 }
 
-/* The final release of a file whose last reference went (uep_file_put). */
+/*
+ * The final release of a file whose last reference went (uep_file_put):
+ * it removes the epoll registrations, waits until no caller pins the file,
+ * then calls release.
+ */
 void uep_file_release(struct uepoll_file *f);
 
 /* Drop a reference; the last one releases the file.  Inline: one RMW. */
@@ -95,6 +108,16 @@ static inline void uep_file_put(struct uepoll_file *f)
 	if (UEP_UNLIKELY(atomic_fetch_sub_explicit(&f->f_count, 1,
 	                                           memory_order_acq_rel) == 1))
 		uep_file_release(f);
+}
+
+/*
+ * The end of a pinned call (uep_fget_pin).  The release store pairs with
+ * the acquire load of the final release's wait in uep_file_release(): what
+ * the pinned call did to the file happens before its memory is freed.
+ */
+static inline void uep_file_unpin(struct uepoll_file *f)
+{
+	atomic_fetch_sub_explicit(&f->f_pins, 1, memory_order_release);
 }
 
 /* Free a released file's memory (the owner's job with UEP_FMODE_OWNED). */

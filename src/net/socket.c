@@ -1,15 +1,8 @@
 /*
  * The socket object (see socket.h for the locking and lifetime rules):
- * creation, listen/connect/accept, shutdown,
- * names, options, send-buffer accounting, and the sleeps of blocking calls.
- *
- * Buffer accounting follows the kernel closely because OUT readiness depends
- * on it: every queued buffer charges its sender's wmem_alloc with the
- * kernel's truesize (slab bucket of head + shared info, plus the sk_buff,
- * plus page fragments), a send may allocate while wmem_alloc < sndbuf, and
- * the socket is writable while (wmem_alloc + 1) * 4 <= sndbuf.  Freeing a
- * buffer wakes its sender with OUT when it is writable (unix_write_space):
- * that is the sender's edge for ET.
+ * references, creation and release, the file operations, listen/connect/
+ * accept, names, shutdown, options, and the checks of sendmsg/recvmsg.
+ * Its buffers and the sleeps of blocking calls are in sock_buf.c.
  */
 #include "net/socket.h"
 
@@ -119,155 +112,10 @@ void uep_sock_sigpipe(void)
 	pthread_kill(pthread_self(), SIGPIPE);
 }
 
-/* ---- buffers ---- */
-
-/* kmalloc's bucket for a head of n bytes (n >= 320 here). */
-static long kmalloc_bucket(long n)
-{
-	long b = 512;
-	while (b < n)
-		b <<= 1;
-	return b;
-}
-
-#define SKB_DATA_ALIGN(x) (((x) + 63) & ~63L)
-#define SKB_SHINFO 320 /* SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) */
-#define SKB_STRUCT 256 /* SKB_DATA_ALIGN(sizeof(struct sk_buff)) */
-
-long uep_unix_truesize(int type, size_t head, size_t data_len)
-{
-	(void)type;
-	return kmalloc_bucket(SKB_DATA_ALIGN((long)head) + SKB_SHINFO) +
-	       SKB_STRUCT + (long)data_len;
-}
-
-struct uep_skb *uep_skb_alloc(struct uep_sock *owner, size_t len,
-                              uint32_t truesize)
-{
-	struct uep_skb *skb = malloc(sizeof(*skb) + len);
-	if (!skb)
-		return NULL;
-	uep_list_init(&skb->link);
-	skb->owner = owner;
-	skb->newsk = NULL;
-	skb->truesize = truesize;
-	skb->len = len;
-	skb->consumed = 0;
-	if (owner) {
-		uep_sock_hold(owner);
-		atomic_fetch_add(&owner->wmem_alloc, (long)truesize);
-	}
-	return skb;
-}
-
-static void unix_release_sock(struct uep_sock *sk, bool embrion);
-
-/* sock_wfree + unix_write_space: uncharge and wake a writable sender. */
-void uep_skb_free(struct uep_skb *skb)
-{
-	struct uep_sock *owner = skb->owner;
-	if (skb->newsk)
-		unix_release_sock(skb->newsk, true);
-	if (owner) {
-		atomic_fetch_sub(&owner->wmem_alloc, (long)skb->truesize);
-		if (uep_sock_writable(owner))
-			uep_wake_up(&owner->wq,
-			            EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
-		uep_sock_put(owner);
-	}
-	free(skb);
-}
-
-void uep_skb_free_list(struct uep_list *list)
-{
-	while (!uep_list_empty(list)) {
-		struct uep_skb *skb =
-		        uep_list_entry(list->next, struct uep_skb, link);
-		uep_list_del_init(&skb->link);
-		uep_skb_free(skb);
-	}
-}
-
-/* ---- sleeping ---- */
-
-static int sock_wake_func(struct uep_wait_entry *e, uint32_t key)
-{
-	struct uep_sock_waiter *sw =
-	        uep_container_of(e, struct uep_sock_waiter, entry);
-	if (key && !(key & sw->key))
-		return 0;
-	return uep_waiter_wake(&sw->w);
-}
-
-void uep_sock_wait_prepare(struct uep_sock_waiter *sw,
-                           struct uepoll_wait_queue *wq, uint32_t key,
-                           bool exclusive)
-{
-	uep_waiter_init(&sw->w, NULL);
-	sw->wq = wq;
-	sw->key = key;
-	sw->entry.func = sock_wake_func;
-	sw->entry.flags = exclusive ? UEP_WQ_EXCLUSIVE : 0;
-	sw->entry.owner_bits = 0;
-	uep_list_init(&sw->entry.link);
-	uep_wq_add(wq, &sw->entry);
-	/* Pairs with the fence in uep_wake_up(): see the entry or the state. */
-	atomic_thread_fence(memory_order_seq_cst);
-	sw->armed = true;
-}
-
-int uep_sock_wait_sleep(struct uep_sock_waiter *sw)
-{
-	static const struct uep_deadline forever = {.kind = UEP_DL_FOREVER};
-	/* restart: an SA_RESTART handler resumes the sleep, as in the kernel */
-	int r = uep_waiter_sleep(&sw->w, &forever, NULL, true);
-	/* A full fence: the caller re-reads the socket without its lock. */
-	uep_waiter_reset(&sw->w);
-	return r == -EINTR ? -EINTR : 0;
-}
-
-void uep_sock_wait_finish(struct uep_sock_waiter *sw)
-{
-	if (sw->armed)
-		uep_wq_del(sw->wq, &sw->entry);
-	sw->armed = false;
-}
-
-int uep_sock_wait_wmem(struct uep_sock *sk, bool nonblock)
-{
-	struct uep_sock_waiter sw = {.armed = false};
-	int err;
-	for (;;) {
-		err = uep_sock_error(sk);
-		if (err)
-			break;
-		err = -EPIPE;
-		if (atomic_load(&sk->shutdown) & UEP_SEND_SHUTDOWN)
-			break;
-		err = 0;
-		if (atomic_load(&sk->wmem_alloc) < atomic_load(&sk->sndbuf))
-			break;
-		err = -EAGAIN;
-		if (nonblock)
-			break;
-		if (!sw.armed) {
-			uep_sock_wait_prepare(&sw, &sk->wq,
-			                      EPOLLOUT | EPOLLERR | EPOLLHUP,
-			                      false);
-			continue;
-		}
-		err = uep_sock_wait_sleep(&sw);
-		if (err)
-			break;
-	}
-	uep_sock_wait_finish(&sw);
-	return err;
-}
-
 /* ---- release ---- */
 
 /* The kernel's unix_release_sock; drops the caller's reference. */
-static void unix_release_sock(struct uep_sock *sk, bool embrion)
+void uep_unix_release_sock(struct uep_sock *sk, bool embrion)
 {
 	struct uep_list q;
 	uep_list_init(&q);
@@ -343,7 +191,7 @@ static ssize_t sock_write(struct uepoll_file *f, const void *buf, size_t n)
 
 static void sock_release(struct uepoll_file *f)
 {
-	unix_release_sock(uep_file_sock(f), false);
+	uep_unix_release_sock(uep_file_sock(f), false);
 }
 
 const struct uepoll_file_operations uep_socket_fops = {
@@ -359,7 +207,7 @@ static int sock_install(struct uep_sock *sk, int flags)
 	        &uep_socket_fops, sk,
 	        O_RDWR | ((flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0));
 	if (!f) {
-		unix_release_sock(sk, false);
+		uep_unix_release_sock(sk, false);
 		return -ENOMEM;
 	}
 	f->f_mode |= UEP_FMODE_BLOCKS;
@@ -423,7 +271,7 @@ int uep_socketpair_create(int domain, int type, int protocol, int sv[2])
 	/* A failed install releases its socket, which tells the other. */
 	int fa = sock_install(a, flags);
 	if (fa < 0) {
-		unix_release_sock(b, false);
+		uep_unix_release_sock(b, false);
 		return fa;
 	}
 	int fb = sock_install(b, flags);
@@ -526,12 +374,8 @@ int uep_sock_accept(struct uep_sock *sk, struct uepoll_file *f,
 		uep_mutex_unlock(&sk->lock);
 		if (err != -EAGAIN || uep_file_nonblock(f))
 			break;
-		if (!sw.armed) {
-			uep_sock_wait_prepare(&sw, &sk->wq, EPOLLIN | EPOLLERR,
-			                      true);
-			continue;
-		}
-		err = uep_sock_wait_sleep(&sw);
+		err = uep_sock_wait_step(&sw, &sk->wq, EPOLLIN | EPOLLERR,
+		                         true);
 		if (err)
 			break;
 	}
@@ -644,7 +488,7 @@ out:
 	if (skb)
 		uep_skb_free(skb);
 	if (newsk)
-		unix_release_sock(newsk, false);
+		uep_unix_release_sock(newsk, false);
 	return err;
 }
 
@@ -717,6 +561,14 @@ int uep_sock_getsockopt(struct uep_sock *sk, int level, int name, void *val,
 	return 0;
 }
 
+/* sock_setsockopt's buffer size: v up to max, doubled, at least min. */
+static int buf_size(int v, int max, int min)
+{
+	unsigned u = (unsigned)v < (unsigned)max ? (unsigned)v : (unsigned)max;
+	long b = (long)u * 2;
+	return (int)(b > min ? b : min);
+}
+
 int uep_sock_setsockopt(struct uep_sock *sk, int level, int name,
                         const void *val, socklen_t len)
 {
@@ -727,65 +579,58 @@ int uep_sock_setsockopt(struct uep_sock *sk, int level, int name,
 		return -EINVAL;
 	memcpy(&v, val, sizeof(v));
 	switch (name) {
-	case SO_SNDBUF: {
-		unsigned u = (unsigned)v < (unsigned)tun.wmem_max
-		                     ? (unsigned)v
-		                     : (unsigned)tun.wmem_max;
-		long b = (long)u * 2;
+	case SO_SNDBUF:
 		atomic_store(&sk->sndbuf,
-		             (int)(b > SOCK_MIN_SNDBUF ? b : SOCK_MIN_SNDBUF));
+		             buf_size(v, tun.wmem_max, SOCK_MIN_SNDBUF));
 		/* Wake up sending tasks if we upped the value. */
 		if (uep_sock_writable(sk))
 			uep_wake_up(&sk->wq,
 			            EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
 		return 0;
-	}
-	case SO_RCVBUF: {
-		unsigned u = (unsigned)v < (unsigned)tun.rmem_max
-		                     ? (unsigned)v
-		                     : (unsigned)tun.rmem_max;
-		long b = (long)u * 2;
+	case SO_RCVBUF:
 		atomic_store(&sk->rcvbuf,
-		             (int)(b > SOCK_MIN_RCVBUF ? b : SOCK_MIN_RCVBUF));
+		             buf_size(v, tun.rmem_max, SOCK_MIN_RCVBUF));
 		return 0;
-	}
 	}
 	return -ENOPROTOOPT;
 }
 
 /* ---- send and receive ---- */
 
-ssize_t uep_sock_sendmsg(struct uep_sock *sk, struct uepoll_file *f,
-                         const struct msghdr *msg, int flags)
+/* The bytes of msg's iovec (socket_api.c checked its count), or -EINVAL
+ * past SSIZE_MAX. */
+static ssize_t msg_len(const struct msghdr *msg)
 {
 	size_t len = 0;
-	if (msg->msg_iovlen > IOV_MAX)
-		return -EMSGSIZE;
 	for (size_t i = 0; i < msg->msg_iovlen; i++) {
 		if (msg->msg_iov[i].iov_len > SSIZE_MAX - len)
 			return -EINVAL;
 		len += msg->msg_iov[i].iov_len;
 	}
+	return (ssize_t)len;
+}
+
+ssize_t uep_sock_sendmsg(struct uep_sock *sk, struct uepoll_file *f,
+                         const struct msghdr *msg, int flags)
+{
+	ssize_t len = msg_len(msg);
+	if (len < 0)
+		return len;
 	if (uep_file_nonblock(f))
 		flags |= MSG_DONTWAIT;
-	return sk->ops->sendmsg(sk, msg, len, flags);
+	return sk->ops->sendmsg(sk, msg, (size_t)len, flags);
 }
 
 ssize_t uep_sock_recvmsg(struct uep_sock *sk, struct uepoll_file *f,
                          struct msghdr *msg, int flags)
 {
-	size_t len = 0;
-	if (msg->msg_iovlen > IOV_MAX)
-		return -EMSGSIZE;
-	for (size_t i = 0; i < msg->msg_iovlen; i++) {
-		if (msg->msg_iov[i].iov_len > SSIZE_MAX - len)
-			return -EINVAL;
-		len += msg->msg_iov[i].iov_len;
-	}
+	ssize_t len = msg_len(msg);
+	if (len < 0)
+		return len;
 	if (uep_file_nonblock(f))
 		flags |= MSG_DONTWAIT;
 	msg->msg_flags = 0;
-	ssize_t r = sk->ops->recvmsg(sk, msg, len, flags);
+	ssize_t r = sk->ops->recvmsg(sk, msg, (size_t)len, flags);
 	if (r >= 0)
 		msg->msg_controllen = 0; /* no ancillary data is ever passed */
 	return r;

@@ -1,10 +1,12 @@
 /*
  * In-process sockets with AF_UNIX semantics (the kernel's net/unix/af_unix.c
- * and the parts of net/core/sock.c it relies on), split in three:
+ * and the parts of net/core/sock.c it relies on), split in five:
  *   socket.c       the socket object: lifetime, names, listen/connect/accept,
- *                  shutdown, options, buffer accounting, sleeping;
+ *                  shutdown, options;
+ *   sock_buf.c     buffers and their accounting, the sleeps of blocking calls;
  *   unix_stream.c  SOCK_STREAM send/recv/poll;
- *   unix_dgram.c   SOCK_DGRAM and SOCK_SEQPACKET send/recv/poll, dgram connect.
+ *   unix_dgram.c   SOCK_DGRAM and SOCK_SEQPACKET send/recv/poll, dgram connect;
+ *   unix_addr.c    the namespace of bound names: bind, autobind, lookup.
  *
  * LOCKING
  *   sk->lock        the socket's state, peer pointer and receive queue (the
@@ -172,6 +174,11 @@ struct uep_sock *uep_sock_peer_get(struct uep_sock *sk);
 
 /* Take and clear the pending error (sock_error): -errno or 0. */
 int uep_sock_error(struct uep_sock *sk);
+/* The kernel's unix_release_sock (embrion: a connection never accepted);
+ * drops the caller's reference. */
+void uep_unix_release_sock(struct uep_sock *sk, bool embrion);
+
+/* ---- sock_buf.c ---- */
 
 /* Buffers: allocation charged to owner, and their release. */
 long uep_unix_truesize(int type, size_t head, size_t data_len);
@@ -208,6 +215,14 @@ void uep_sock_wait_prepare(struct uep_sock_waiter *sw,
                            bool exclusive);
 /* 0 after a wake-up (re-check), or -EINTR. */
 int uep_sock_wait_sleep(struct uep_sock_waiter *sw);
+/*
+ * One turn of a wait loop (sw starts with armed false): the first call
+ * hooks sw on wq and returns 0, so that the caller checks its condition
+ * again with the entry in place; later calls sleep.  0 (check again) or
+ * -EINTR; uep_sock_wait_finish() after the loop.
+ */
+int uep_sock_wait_step(struct uep_sock_waiter *sw, struct uepoll_wait_queue *wq,
+                       uint32_t key, bool exclusive);
 void uep_sock_wait_finish(struct uep_sock_waiter *sw);
 
 /* Names: validate and find a bound socket of the given type (a ref). */

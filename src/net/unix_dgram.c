@@ -338,13 +338,8 @@ static ssize_t dgram_recvmsg(struct uep_sock *sk, struct msghdr *msg,
 			err = -ENOTCONN;
 			break;
 		}
-		if (!sw.armed) {
-			uep_sock_wait_prepare(&sw, &sk->wq,
-			                      EPOLLIN | EPOLLRDNORM | EPOLLERR,
-			                      true);
-			continue;
-		}
-		err = uep_sock_wait_sleep(&sw);
+		err = uep_sock_wait_step(
+		        &sw, &sk->wq, EPOLLIN | EPOLLRDNORM | EPOLLERR, true);
 		if (err)
 			break;
 	}

@@ -134,20 +134,14 @@ static ssize_t stream_recvmsg(struct uep_sock *sk, struct msghdr *msg,
 			uep_mutex_unlock(&sk->lock);
 			/* Freed buffers wake their sender before we sleep. */
 			uep_skb_free_list(&freed);
-			if (!sw.armed) {
-				uep_sock_wait_prepare(
-				        &sw, &sk->wq,
-				        EPOLLIN | EPOLLRDNORM | EPOLLERR |
-				                EPOLLHUP | EPOLLRDHUP,
-				        false);
-			} else {
-				err = uep_sock_wait_sleep(&sw);
-				if (err) {
-					uep_mutex_lock(&sk->lock);
-					break;
-				}
-			}
+			err = uep_sock_wait_step(&sw, &sk->wq,
+			                         EPOLLIN | EPOLLRDNORM |
+			                                 EPOLLERR | EPOLLHUP |
+			                                 EPOLLRDHUP,
+			                         false);
 			uep_mutex_lock(&sk->lock);
+			if (err)
+				break;
 			if (!peek || copied == 0)
 				pos = sk->rcvq.next;
 			continue;

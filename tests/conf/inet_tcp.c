@@ -250,7 +250,7 @@ TEST(inet_exclusive_listener_wakes_one)
 	sleep_ms(200); /* both asleep in epoll_wait */
 	int c = inet_connect_nb(&a);
 	for (int i = 0; i < 2; i++)
-		pthread_join(t[i], NULL);
+		ASSERT_EQ(pthread_join(t[i], NULL), 0);
 	ASSERT_EQ(x[0].got + x[1].got, 1);
 	ASSERT_OK(sys_close(c));
 	ASSERT_OK(sys_close(l));
@@ -325,7 +325,7 @@ TEST(inet_blocking_connect_accept_recv)
 	ASSERT_EQ(pthread_create(&t, NULL, blocking_sender, &c), 0);
 	char b[8];
 	ASSERT_EQ(sys_recv(s, b, sizeof(b), 0), 4); /* sleeps until data */
-	pthread_join(t, NULL);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
 	ASSERT_EQ(memcmp(b, "ping", 4), 0);
 	ASSERT_OK(sys_close(c));
 	ASSERT_OK(sys_close(s));

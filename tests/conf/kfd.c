@@ -159,14 +159,16 @@ TEST(kfd_exclusive_forked_waiters_one_woken)
 /* ---- the sleep hears both halves ---- */
 
 struct late {
-	int fd;       /* the pipe's write end */
-	int delay_ms; /* after the thread starts */
+	int fd;         /* the pipe's write end */
+	int delay_ms;   /* after the thread starts */
+	int64_t before; /* now_ms() just before the write */
 };
 
 static void *late_write(void *arg)
 {
 	struct late *l = arg;
 	sleep_ms(l->delay_ms);
+	l->before = now_ms();
 	if (write(l->fd, "x", 1) != 1)
 		abort();
 	return NULL;
@@ -175,17 +177,37 @@ static void *late_write(void *arg)
 struct nest_wait {
 	int ep;
 	int ret;
-	int64_t elapsed;
+	int64_t end;
+	atomic_int started;
 	struct epoll_event ev[2];
 };
 
 static void *nest_waiter(void *arg)
 {
 	struct nest_wait *w = arg;
-	int64_t t0 = now_ms();
+	atomic_store(&w->started, 1);
 	w->ret = sys_epoll_wait(w->ep, w->ev, 2, 2000);
-	w->elapsed = now_ms() - t0;
+	w->end = now_ms();
 	return NULL;
+}
+
+/* Start nest_waiter on w, and give it time to fall asleep. */
+static void nest_waiter_start(pthread_t *t, struct nest_wait *w)
+{
+	ASSERT_EQ(pthread_create(t, NULL, nest_waiter, w), 0);
+	while (!atomic_load(&w->started))
+		sleep_ms(1);
+	sleep_ms(50);
+}
+
+/*
+ * The wait ended because of the write, soon after it: timed from the
+ * write itself, since under load the waiter may start late.
+ */
+static void nest_woken_by(const struct nest_wait *w, const struct late *l)
+{
+	ASSERT_GE(w->end, l->before);
+	ASSERT_LT(w->end - l->before, 1350);
 }
 
 /* A thread sleeps on an instance with no kernel fd; another adds one. */
@@ -197,17 +219,15 @@ TEST(kfd_first_kernel_fd_added_while_waiting)
 	ADD(ep, efd, EPOLLIN, 1); /* in-process only, so far */
 	struct nest_wait w = {.ep = ep};
 	pthread_t t, wr;
-	ASSERT_EQ(pthread_create(&t, NULL, nest_waiter, &w), 0);
-	sleep_ms(50); /* asleep */
+	nest_waiter_start(&t, &w); /* asleep */
 	ADD(ep, p[0], EPOLLIN, 2);
 	struct late l = {.fd = p[1], .delay_ms = 150};
 	ASSERT_EQ(pthread_create(&wr, NULL, late_write, &l), 0);
-	pthread_join(t, NULL);
-	pthread_join(wr, NULL);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	ASSERT_EQ(pthread_join(wr, NULL), 0);
 	ASSERT_EQ(w.ret, 1);
 	ASSERT_EQ(w.ev[0].data.u64, 2);
-	ASSERT_GE(w.elapsed, 150);
-	ASSERT_LT(w.elapsed, 1500);
+	nest_woken_by(&w, &l);
 	close(p[0]);
 	close(p[1]);
 }
@@ -224,17 +244,15 @@ TEST(kfd_nested_late_kernel_fd_wakes_parent_waiter)
 	ADD(ep1, ep2, EPOLLIN, 7);
 	struct nest_wait w = {.ep = ep1};
 	pthread_t t, wr;
-	ASSERT_EQ(pthread_create(&t, NULL, nest_waiter, &w), 0);
-	sleep_ms(50); /* asleep on ep1 */
+	nest_waiter_start(&t, &w); /* asleep on ep1 */
 	ADD(ep2, p[0], EPOLLIN, 1);
 	struct late l = {.fd = p[1], .delay_ms = 150};
 	ASSERT_EQ(pthread_create(&wr, NULL, late_write, &l), 0);
-	pthread_join(t, NULL);
-	pthread_join(wr, NULL);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	ASSERT_EQ(pthread_join(wr, NULL), 0);
 	ASSERT_EQ(w.ret, 1);
 	ASSERT_EQ(w.ev[0].data.u64, 7);
-	ASSERT_GE(w.elapsed, 150);
-	ASSERT_LT(w.elapsed, 1500);
+	nest_woken_by(&w, &l);
 	close(p[0]);
 	close(p[1]);
 }
@@ -256,7 +274,7 @@ TEST(kfd_cold_mixed_poll_woken_by_kernel_fd)
 	ASSERT_EQ(sys_poll(fds, 2, 2000), 1);
 	ASSERT_EQ(fds[1].revents, POLLIN);
 	ASSERT_LT(now_ms() - t0, 1500);
-	pthread_join(t, NULL);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
 	close(p[0]);
 	close(p[1]);
 }
@@ -290,7 +308,7 @@ TEST(kfd_fork_child_on_other_instance_parent_keeps_events)
 		struct epoll_event ev[2];
 		ASSERT_EQ(sys_epoll_wait(ep, ev, 2, 2000), 1);
 		ASSERT_EQ(ev[0].data.u64, 1);
-		pthread_join(t, NULL);
+		ASSERT_EQ(pthread_join(t, NULL), 0);
 		char buf[8];
 		ASSERT_EQ(read(p[0], buf, sizeof(buf)), 1);
 		int st;
@@ -329,7 +347,7 @@ TEST(kfd_fork_child_waits_on_shared_mixed_instance)
 		ok = ok && pthread_create(&t, NULL, late_write, &l) == 0;
 		ok = ok && sys_epoll_wait(ep, ev, 4, 2000) == 1 &&
 		     ev[0].data.u64 == 2;
-		pthread_join(t, NULL);
+		ok = ok && pthread_join(t, NULL) == 0;
 		_exit(ok ? 0 : 1);
 	}
 	int st;

@@ -317,14 +317,14 @@ TEST(sock_blocking_recv_woken_by_send)
 	char b[8];
 	pthread_t t;
 	sk_pair(SOCK_STREAM, sv);
-	pthread_create(&t, NULL, send_later, &sv[0]);
+	ASSERT_EQ(pthread_create(&t, NULL, send_later, &sv[0]), 0);
 	ASSERT_EQ(sys_recv(sv[1], b, 8, 0), 4);
-	pthread_join(t, NULL);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
 	int dv[2];
 	sk_pair(SOCK_DGRAM, dv);
-	pthread_create(&t, NULL, send_later, &dv[0]);
+	ASSERT_EQ(pthread_create(&t, NULL, send_later, &dv[0]), 0);
 	ASSERT_EQ(sys_read(dv[1], b, 8), 4);
-	pthread_join(t, NULL);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
 }
 
 TEST(sock_blocking_waitall)
@@ -334,10 +334,10 @@ TEST(sock_blocking_waitall)
 	pthread_t t;
 	sk_pair(SOCK_STREAM, sv);
 	ASSERT_EQ(sys_send(sv[0], "now-", 4, 0), 4);
-	pthread_create(&t, NULL, send_later, &sv[0]);
+	ASSERT_EQ(pthread_create(&t, NULL, send_later, &sv[0]), 0);
 	ASSERT_EQ(sys_recv(sv[1], b, 8, MSG_WAITALL), 8);
 	ASSERT_EQ(memcmp(b, "now-late", 8), 0);
-	pthread_join(t, NULL);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
 }
 
 static void *shut_later(void *p)
@@ -353,9 +353,9 @@ TEST(sock_blocking_recv_woken_by_shutdown)
 	char b[8];
 	pthread_t t;
 	sk_pair(SOCK_STREAM, sv);
-	pthread_create(&t, NULL, shut_later, &sv[0]);
+	ASSERT_EQ(pthread_create(&t, NULL, shut_later, &sv[0]), 0);
 	ASSERT_EQ(sys_recv(sv[1], b, 8, 0), 0);
-	pthread_join(t, NULL);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
 }
 
 static void *drain(void *p)
@@ -378,9 +378,9 @@ TEST(sock_blocking_send_waits_for_room)
 	int sv[2];
 	pthread_t t;
 	sk_pair(SOCK_STREAM, sv);
-	pthread_create(&t, NULL, drain, &sv[1]);
+	ASSERT_EQ(pthread_create(&t, NULL, drain, &sv[1]), 0);
 	ASSERT_EQ(sys_send(sv[0], big, sizeof(big), 0), (long)sizeof(big));
-	pthread_join(t, NULL);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
 }
 
 struct conn_arg {
@@ -401,16 +401,16 @@ TEST(sock_blocking_accept_and_connect)
 	struct conn_arg c;
 	pthread_t t;
 	int l = sk_listener(SOCK_STREAM, "blk", 0, &c.a, &c.len);
-	pthread_create(&t, NULL, connect_later, &c);
+	ASSERT_EQ(pthread_create(&t, NULL, connect_later, &c), 0);
 	ASSERT_GE(sys_accept(l, NULL, NULL), 0); /* woken by the connect */
-	pthread_join(t, NULL);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
 	/* backlog 0 admits one; a blocking connect then waits for accept */
 	sk_connect(SOCK_STREAM, &c.a, c.len, 0);
-	pthread_create(&t, NULL, connect_later, &c);
+	ASSERT_EQ(pthread_create(&t, NULL, connect_later, &c), 0);
 	sleep_ms(150);
 	ASSERT_EQ_HEX(sk_mask(sys_dup(l)) & POLLIN, POLLIN);
 	ASSERT_GE(sys_accept(l, NULL, NULL), 0);
-	pthread_join(t, NULL); /* its connect went through */
+	ASSERT_EQ(pthread_join(t, NULL), 0); /* its connect went through */
 	ASSERT_GE(sys_accept(l, NULL, NULL), 0);
 }
 
@@ -427,7 +427,7 @@ static void *accept_loop(void *p)
 		while ((s = sys_accept4(a->l, NULL, NULL, SOCK_NONBLOCK)) >=
 		       0) {
 			a->accepted++;
-			sys_close(s);
+			ASSERT_OK(sys_close(s));
 		}
 		ASSERT_EQ(errno, EAGAIN);
 	}
@@ -445,7 +445,8 @@ TEST(sock_accept_loop_exclusive_threads)
 	for (int i = 0; i < 4; i++) {
 		args[i] = (struct acc_arg){l, sk_ep(), 0};
 		ADD(args[i].ep, l, EPOLLIN | EPOLLEXCLUSIVE, i);
-		pthread_create(&th[i], NULL, accept_loop, &args[i]);
+		ASSERT_EQ(pthread_create(&th[i], NULL, accept_loop, &args[i]),
+		          0);
 	}
 	int c[100];
 	for (int i = 0; i < 100; i++) {
@@ -455,10 +456,13 @@ TEST(sock_accept_loop_exclusive_threads)
 	}
 	int total = 0;
 	for (int i = 0; i < 4; i++) {
-		pthread_join(th[i], NULL);
+		ASSERT_EQ(pthread_join(th[i], NULL), 0);
 		total += args[i].accepted;
 	}
 	ASSERT_EQ(total, 100);
 	for (int i = 0; i < 100; i++)
-		sys_close(c[i]);
+		ASSERT_OK(sys_close(c[i]));
+	ASSERT_OK(sys_close(l));
+	for (int i = 0; i < 4; i++)
+		ASSERT_OK(sys_close(args[i].ep));
 }

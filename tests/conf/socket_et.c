@@ -223,13 +223,14 @@ TEST(sock_exclusive_listener_wakes_one)
 		args[i].ep = sk_ep();
 		args[i].woke = 0;
 		ADD(args[i].ep, l, EPOLLIN | EPOLLEXCLUSIVE, i);
-		pthread_create(&th[i], NULL, excl_waiter, &args[i]);
+		ASSERT_EQ(pthread_create(&th[i], NULL, excl_waiter, &args[i]),
+		          0);
 	}
 	sleep_ms(100);
 	sk_connect(SOCK_STREAM, &a, len, 0);
 	int woke = 0;
 	for (int i = 0; i < 4; i++) {
-		pthread_join(th[i], NULL);
+		ASSERT_EQ(pthread_join(th[i], NULL), 0);
 		woke += args[i].woke;
 	}
 	ASSERT_EQ(woke, 1);

@@ -54,7 +54,7 @@ TEST(waiters_et_one_event_wakes_one)
 	struct waiter w[NW];
 	for (int i = 0; i < NW; i++)
 		waiter_start(&w[i], ep, 1, 5000);
-	sleep_ms(100);
+	waiters_await_asleep(w, NW, 3000);
 	write_u64(efd, 1);
 	ASSERT_EQ(await_done(w, NW, 1, 2000), 1);
 	sleep_ms(SETTLE_MS);
@@ -83,7 +83,7 @@ TEST(waiters_et_each_write_wakes_one_more)
 	struct waiter w[NW];
 	for (int i = 0; i < NW; i++)
 		waiter_start(&w[i], ep, 1, 5000);
-	sleep_ms(100);
+	waiters_await_asleep(w, NW, 3000);
 	for (int k = 1; k <= NW; k++) {
 		write_u64(efd, 1);
 		ASSERT_EQ(await_done(w, NW, k, 2000), k);
@@ -108,7 +108,7 @@ TEST(waiters_lt_cascade_wakes_all)
 	struct waiter w[NW];
 	for (int i = 0; i < NW; i++)
 		waiter_start(&w[i], ep, 1, 5000);
-	sleep_ms(100);
+	waiters_await_asleep(w, NW, 3000);
 	int64_t t0 = now_ms();
 	write_u64(efd, 1);
 	ASSERT_EQ(await_done(w, NW, NW, 3000), NW);
@@ -134,7 +134,7 @@ TEST(waiters_lt_cascade_two_items_maxevents_one)
 	struct waiter w[NW];
 	for (int i = 0; i < NW; i++)
 		waiter_start(&w[i], ep, 1, 5000);
-	sleep_ms(100);
+	waiters_await_asleep(w, NW, 3000);
 	write_byte(p[1]);
 	write_byte(q[1]);
 	ASSERT_EQ(await_done(w, NW, NW, 3000), NW);
@@ -164,7 +164,7 @@ TEST(waiters_oneshot_wakes_one_and_mod_rearm_next)
 	struct waiter w[NW];
 	for (int i = 0; i < NW; i++)
 		waiter_start(&w[i], ep, 1, 5000);
-	sleep_ms(100);
+	waiters_await_asleep(w, NW, 3000);
 	write_u64(efd, 1); /* stays readable: never read */
 	ASSERT_EQ(await_done(w, NW, 1, 2000), 1);
 	sleep_ms(SETTLE_MS);
@@ -196,7 +196,7 @@ TEST(waiters_empty_wakeup_keeps_everyone_waiting)
 	struct waiter w[2];
 	for (int i = 0; i < 2; i++)
 		waiter_start(&w[i], ep, 1, 5000);
-	sleep_ms(100);
+	waiters_await_asleep(w, 2, 3000);
 	for (int k = 0; k < 5; k++)
 		write_u64(efd, 0);
 	sleep_ms(SETTLE_MS);
@@ -279,7 +279,7 @@ static void multi_setup(struct multi *m, int fd, const uint32_t *events,
 	}
 	for (int i = 0; i < nwait; i++)
 		waiter_start(&m->w[i], m->ep[i], 8, 5000);
-	sleep_ms(100);
+	waiters_await_asleep(m->w, nwait, 3000);
 }
 
 static void multi_release(struct multi *m, int nwait)
@@ -423,7 +423,7 @@ TEST(waiters_exclusive_idle_instance_queued_not_counted)
 	}
 	for (int i = 1; i < NW; i++)
 		waiter_start(&m.w[i], m.ep[i], 8, 5000);
-	sleep_ms(100);
+	waiters_await_asleep(m.w + 1, NW - 1, 3000);
 	write_u64(efd, 1);
 	ASSERT_EQ(await_done(m.w + 1, NW - 1, 1, 2000), 1);
 	sleep_ms(SETTLE_MS);

@@ -10,7 +10,14 @@
  *                   and wait on an instance watching it, the other in pwait
  *                   with a mask that blocks SIGUSR2 (its handler may run
  *                   only at the call's exit).  No deadlock (watchdog), and
- *                   every count written is read back at the end.
+ *                   every count written is read back at the end.  The
+ *                   handler also writes a second descriptor whose eventfd
+ *                   a third thread keeps replacing (dup2), so the old
+ *                   file's last reference goes while handlers write it:
+ *                   the release must run in the replacing thread, not in a
+ *                   handler or a deferred wake-up (ASan sees a use-after-
+ *                   free, TSan a free in a handler), and at the end the
+ *                   instance watching every replaced file holds one item.
  *   poll ping-pong  Two threads pass a count back and forth through two
  *                   eventfds, each sleeping in uepoll_poll (no timeout)
  *                   or a blocking read: the lockless re-poll after a wake
@@ -87,6 +94,9 @@ static int sig_efd, sig_ep, pw_ep;
 static _Atomic uint64_t sig_written, sig_read, sig_sent, pw_calls;
 static pthread_t sig_targets[2];
 static atomic_int sig_ntargets;
+/* The replaced eventfd: its descriptor, the instance watching them all. */
+static int sr_slot, sr_ep;
+static _Atomic uint64_t sr_writes, sr_replaces;
 
 static void sig_handler(int sig)
 {
@@ -95,7 +105,27 @@ static void sig_handler(int sig)
 	(void)sig;
 	if (uepoll_write(sig_efd, &one, 8) == 8)
 		atomic_fetch_add(&sig_written, 1);
+	if (uepoll_write(sr_slot, &one, 8) == 8)
+		atomic_fetch_add(&sr_writes, 1);
 	errno = saved;
+}
+
+/* A new eventfd at sr_slot, each watched by sr_ep: the old one goes. */
+static void *sr_replacer(void *arg)
+{
+	struct tstate *t = arg;
+	struct epoll_event e = {EPOLLOUT, {.u64 = 3}};
+	while (!atomic_load(&stop)) {
+		doing(t, "dup2(sig slot)", sr_slot);
+		int n = uepoll_eventfd(0, EFD_NONBLOCK);
+		if (n < 0 || uepoll_ctl(sr_ep, EPOLL_CTL_ADD, n, &e) ||
+		    uepoll_dup2(n, sr_slot) != sr_slot || uepoll_close(n))
+			die("sig slot replace: errno %d", errno);
+		done(t);
+		atomic_fetch_add(&sr_replaces, 1);
+		sleep_us(20);
+	}
+	return NULL;
 }
 
 static void sig_drain(void)
@@ -201,9 +231,13 @@ static void *fk_sleeper(void *arg)
 {
 	struct tstate *t = arg;
 	struct epoll_event out[2];
-	doing(t, "epoll_wait(F, long)", fk_ep);
-	int n = uepoll_wait(fk_ep, out, 2, -1); /* woken at the end */
-	done(t);
+	int n = 0;
+	/* Woken at the end; 10 s waits, which the watchdog allows. */
+	while (n == 0) {
+		doing(t, "epoll_wait(F, long)", fk_ep);
+		n = uepoll_wait(fk_ep, out, 2, 10000);
+		done(t);
+	}
 	if (n != 1)
 		die("fork sleeper: %d errno %d", n, errno);
 	return NULL;
@@ -265,8 +299,10 @@ void edges_start(void)
 	sig_ep = uepoll_create1(0);
 	pw_ep = uepoll_create1(0);
 	struct epoll_event e = {EPOLLIN, {.u64 = 1}};
-	if (sig_efd < 0 || sig_ep < 0 || pw_ep < 0 ||
-	    uepoll_ctl(sig_ep, EPOLL_CTL_ADD, sig_efd, &e) ||
+	sr_slot = uepoll_eventfd(0, EFD_NONBLOCK);
+	sr_ep = uepoll_create1(0);
+	if (sig_efd < 0 || sig_ep < 0 || pw_ep < 0 || sr_slot < 0 ||
+	    sr_ep < 0 || uepoll_ctl(sig_ep, EPOLL_CTL_ADD, sig_efd, &e) ||
 	    uepoll_ctl(pw_ep, EPOLL_CTL_ADD, sig_efd, &e))
 		die("edges setup: errno %d", errno);
 	fk_ep = uepoll_create1(0);
@@ -281,6 +317,7 @@ void edges_start(void)
 	spawn(sig_target, "sig-ctlwait");
 	spawn(pw_target, "sig-pwait");
 	spawn(sig_ticker, "sig-ticker");
+	spawn(sr_replacer, "sig-replace");
 	spawn(fk_sleeper, "fork-sleep");
 	pp_efd[0] = uepoll_eventfd(0, EFD_NONBLOCK);
 	pp_efd[1] = uepoll_eventfd(0, EFD_NONBLOCK);
@@ -323,6 +360,13 @@ void edges_finish(void)
 		die("signal writes: %llu written, %llu read",
 		    (unsigned long long)atomic_load(&sig_written),
 		    (unsigned long long)atomic_load(&sig_read));
+	/* Only the last replacement's item is left: the others went. */
+	struct epoll_event ev[4];
+	int n = uepoll_wait(sr_ep, ev, 4, 0);
+	if (atomic_load(&sr_replaces) && n != 1)
+		die("replaced eventfds: %d items left, not 1", n);
+	uepoll_close(sr_slot);
+	uepoll_close(sr_ep);
 	for (int i = 0; i < PC_POOL; i++)
 		uepoll_close(atomic_load(&pc_pool[i]));
 	uepoll_close(sig_ep);
@@ -334,11 +378,14 @@ void edges_finish(void)
 	uepoll_close(pp_efd[1]);
 	printf("stress: edges: %llu polls racing %llu closes, %llu signals "
 	       "sent, %llu eventfd writes from handlers (all read back), "
+	       "%llu more racing %llu replacements of their eventfd, "
 	       "%llu masked pwaits, %llu forks, %llu poll ping-pong rounds\n",
 	       (unsigned long long)atomic_load(&pc_polls),
 	       (unsigned long long)atomic_load(&pc_closes),
 	       (unsigned long long)atomic_load(&sig_sent),
 	       (unsigned long long)atomic_load(&sig_written),
+	       (unsigned long long)atomic_load(&sr_writes),
+	       (unsigned long long)atomic_load(&sr_replaces),
 	       (unsigned long long)atomic_load(&pw_calls),
 	       (unsigned long long)fk_forks,
 	       (unsigned long long)atomic_load(&pp_rounds));

@@ -41,6 +41,12 @@ enum lsk_state {
 	LSK_CONNECTED,  /* established, maybe half closed */
 	LSK_CLOSED,     /* reset, failed, or closed both ways */
 };
+/* What the connect calls saw (Linux's sock->state, beside TCP's state). */
+enum lsk_ss {
+	LSK_SS_UNCONNECTED, /* no connect under way, or its end reported */
+	LSK_SS_CONNECTING,  /* a connect started it; no call saw it end yet */
+	LSK_SS_CONNECTED,   /* a call saw it established, or accepted */
+};
 #define LSK_RCV_SHUT 1u  /* Linux's RCV_SHUTDOWN */
 #define LSK_SEND_SHUT 2u /* SEND_SHUTDOWN */
 
@@ -71,7 +77,7 @@ struct lsk {
 	u8_t netif_idx; /* the interface the socket is tied to, or 0 */
 	bool nodelay;   /* TCP_NODELAY */
 	bool fin;       /* the peer's FIN arrived */
-	bool connected; /* a connect call saw it connected (SS_CONNECTED) */
+	enum lsk_ss ss;
 	struct sockaddr_in local, peer;
 
 	/* (lock), written under core too */
@@ -85,13 +91,24 @@ struct lsk {
 	bool reuseaddr;  /* SO_REUSEADDR */
 };
 
+static inline struct lsk *lsk_of(struct uepoll_file *file)
+{
+	return uepoll_file_private(file);
+}
+
 /* lwip_sock.c */
 struct lsk *lsk_alloc(int type);
 void lsk_free_queues(struct lsk *sk);
 void lsk_wake(struct lsk *sk, uint32_t key);
 int lsk_install(struct lsk *sk, int flags);
+/* The receive queue (core): append and wake the readers; drop the head. */
+void lsk_rx_queue(struct lsk *sk, struct lsk_buf *b);
+void lsk_rx_drop_head(struct lsk *sk);
 int lsk_addr_in(const struct sockaddr *a, socklen_t len, ip_addr_t *ip,
                 u16_t *port);
+int lsk_bind_addr(const struct sockaddr *a, socklen_t len, ip_addr_t *ip,
+                  u16_t *port, u8_t *idx);
+size_t lsk_iov_len(const struct msghdr *msg);
 void lsk_addr_out(struct sockaddr_in *sin, const ip_addr_t *ip, u16_t port);
 int lsk_getname(struct uepoll_file *file, struct sockaddr *addr, socklen_t *len,
                 int peer);

@@ -30,16 +30,32 @@ struct lsk *lsk_alloc(int type)
 	return sk;
 }
 
+void lsk_rx_queue(struct lsk *sk, struct lsk_buf *b)
+{
+	if (sk->rx_tail)
+		sk->rx_tail->next = b;
+	else
+		sk->rx_head = b;
+	sk->rx_tail = b;
+	lsk_trace(UEPOLL_LWIP_RX_QUEUED, b->p->tot_len);
+	lsk_wake(sk, LSK_KEY_IN);
+}
+
+void lsk_rx_drop_head(struct lsk *sk)
+{
+	struct lsk_buf *b = sk->rx_head;
+	sk->rx_head = b->next;
+	if (!sk->rx_head)
+		sk->rx_tail = NULL;
+	pbuf_free(b->p);
+	free(b);
+}
+
 /* Drop the receive queue (core). */
 void lsk_free_queues(struct lsk *sk)
 {
-	while (sk->rx_head) {
-		struct lsk_buf *b = sk->rx_head;
-		sk->rx_head = b->next;
-		pbuf_free(b->p);
-		free(b);
-	}
-	sk->rx_tail = NULL;
+	while (sk->rx_head)
+		lsk_rx_drop_head(sk);
 }
 
 /* Wake the socket's waiters with key (0: all), outside lock. */
@@ -59,29 +75,28 @@ static void lsk_destroy(struct lsk *sk)
 
 static uint32_t lsk_poll(struct uepoll_file *file, struct uepoll_poll_table *pt)
 {
-	struct lsk *sk = uepoll_file_private(file);
+	struct lsk *sk = lsk_of(file);
 	uepoll_poll_wait(file, sk->wq, pt);
 	return sk->type == SOCK_STREAM ? lsk_tcp_poll(sk) : lsk_udp_poll(sk);
+}
+
+static const struct uepoll_socket_operations *lsk_ops(const struct lsk *sk)
+{
+	return sk->type == SOCK_STREAM ? &lsk_tcp_ops : &lsk_udp_ops;
 }
 
 static ssize_t lsk_read(struct uepoll_file *file, void *buf, size_t n)
 {
 	struct iovec iov = {buf, n};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct lsk *sk = uepoll_file_private(file);
-	const struct uepoll_socket_operations *ops =
-	        sk->type == SOCK_STREAM ? &lsk_tcp_ops : &lsk_udp_ops;
-	return ops->recvmsg(file, &msg, MSG_DONTWAIT);
+	return lsk_ops(lsk_of(file))->recvmsg(file, &msg, MSG_DONTWAIT);
 }
 
 static ssize_t lsk_write(struct uepoll_file *file, const void *buf, size_t n)
 {
 	struct iovec iov = {(void *)buf, n};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct lsk *sk = uepoll_file_private(file);
-	const struct uepoll_socket_operations *ops =
-	        sk->type == SOCK_STREAM ? &lsk_tcp_ops : &lsk_udp_ops;
-	return ops->sendmsg(file, &msg, MSG_DONTWAIT);
+	return lsk_ops(lsk_of(file))->sendmsg(file, &msg, MSG_DONTWAIT);
 }
 
 /* The last reference is gone: let the pcb go, free the socket. */
@@ -99,7 +114,7 @@ static void lsk_close(struct lsk *sk)
 
 static void lsk_release(struct uepoll_file *file)
 {
-	lsk_close(uepoll_file_private(file));
+	lsk_close(lsk_of(file));
 }
 
 static const struct uepoll_file_operations lsk_fops = {
@@ -113,10 +128,8 @@ static const struct uepoll_file_operations lsk_fops = {
  * failure.  Returns the fd or -errno. */
 int lsk_install(struct lsk *sk, int flags)
 {
-	const struct uepoll_socket_operations *ops =
-	        sk->type == SOCK_STREAM ? &lsk_tcp_ops : &lsk_udp_ops;
 	int fd = uepoll_socket_create(
-	        &lsk_fops, ops, sk,
+	        &lsk_fops, lsk_ops(sk), sk,
 	        ((flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0) |
 	                ((flags & SOCK_CLOEXEC) ? O_CLOEXEC : 0));
 	if (fd < 0) {
@@ -142,12 +155,32 @@ int lsk_addr_in(const struct sockaddr *a, socklen_t len, ip_addr_t *ip,
 	return 0;
 }
 
+/* bind's address (core): EADDRNOTAVAIL unless INADDR_ANY (*idx 0) or the
+ * address of an interface (*idx its index). */
+int lsk_bind_addr(const struct sockaddr *a, socklen_t len, ip_addr_t *ip,
+                  u16_t *port, u8_t *idx)
+{
+	int r = lsk_addr_in(a, len, ip, port);
+	if (r)
+		return r;
+	*idx = ip_addr_isany(ip) ? 0 : lsk_netif_of_addr(ip);
+	return ip_addr_isany(ip) || *idx ? 0 : -EADDRNOTAVAIL;
+}
+
 void lsk_addr_out(struct sockaddr_in *sin, const ip_addr_t *ip, u16_t port)
 {
 	memset(sin, 0, sizeof(*sin));
 	sin->sin_family = AF_INET;
 	sin->sin_addr.s_addr = ip_addr_get_ip4_u32(ip);
 	sin->sin_port = htons(port);
+}
+
+size_t lsk_iov_len(const struct msghdr *msg)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < msg->msg_iovlen; i++)
+		n += msg->msg_iov[i].iov_len;
+	return n;
 }
 
 /*
@@ -199,7 +232,7 @@ static int put_int(void *val, socklen_t *len, int v)
 int lsk_getname(struct uepoll_file *file, struct sockaddr *addr, socklen_t *len,
                 int peer)
 {
-	struct lsk *sk = uepoll_file_private(file);
+	struct lsk *sk = lsk_of(file);
 	int r = 0;
 	LOCK_TCPIP_CORE();
 	if (peer && sk->state != LSK_CONNECTED)
@@ -214,7 +247,7 @@ int lsk_getname(struct uepoll_file *file, struct sockaddr *addr, socklen_t *len,
 int lsk_getsockopt(struct uepoll_file *file, int level, int name, void *val,
                    socklen_t *len)
 {
-	struct lsk *sk = uepoll_file_private(file);
+	struct lsk *sk = lsk_of(file);
 	int v;
 	if (level == IPPROTO_TCP && sk->type == SOCK_STREAM &&
 	    name == TCP_NODELAY) {
@@ -265,7 +298,7 @@ int lsk_getsockopt(struct uepoll_file *file, int level, int name, void *val,
 int lsk_setsockopt(struct uepoll_file *file, int level, int name,
                    const void *val, socklen_t len)
 {
-	struct lsk *sk = uepoll_file_private(file);
+	struct lsk *sk = lsk_of(file);
 	int v, r = opt_int(val, len, &v);
 	if (r)
 		return r;

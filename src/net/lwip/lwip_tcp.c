@@ -97,13 +97,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t e)
 		return ERR_OK;
 	}
 	*b = (struct lsk_buf){.p = p};
-	if (sk->rx_tail)
-		sk->rx_tail->next = b;
-	else
-		sk->rx_head = b;
-	sk->rx_tail = b;
-	lsk_trace(UEPOLL_LWIP_RX_QUEUED, p->tot_len);
-	lsk_wake(sk, LSK_KEY_IN);
+	lsk_rx_queue(sk, b);
 	return ERR_OK;
 }
 
@@ -168,7 +162,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t e)
 	c->nodelay = l->nodelay;
 	c->netif_idx = l->netif_idx;
 	c->state = LSK_CONNECTED;
-	c->connected = true;
+	c->ss = LSK_SS_CONNECTED;
 	c->writable = tcp_room(pcb);
 	lsk_addr_out(&c->local, &pcb->local_ip, pcb->local_port);
 	lsk_addr_out(&c->peer, &pcb->remote_ip, pcb->remote_port);
@@ -226,42 +220,36 @@ int lsk_tcp_open(struct lsk *sk)
 	return 0;
 }
 
-static struct lsk *sk_of(struct uepoll_file *f)
-{
-	return uepoll_file_private(f);
-}
-
 static int tcp_bind_(struct uepoll_file *f, const struct sockaddr *a,
                      socklen_t len)
 {
-	struct lsk *sk = sk_of(f);
+	struct lsk *sk = lsk_of(f);
 	ip_addr_t ip;
 	u16_t port;
-	int r = lsk_addr_in(a, len, &ip, &port);
-	if (r)
-		return r;
+	u8_t idx;
 	LOCK_TCPIP_CORE();
-	u8_t idx = ip_addr_isany(&ip) ? 0 : lsk_netif_of_addr(&ip);
-	if (!ip_addr_isany(&ip) && !idx)
-		r = -EADDRNOTAVAIL;
-	else if (!sk->tcp || sk->state != LSK_NEW || sk->local.sin_port)
+	int r = lsk_bind_addr(a, len, &ip, &port, &idx);
+	if (r)
+		goto out;
+	if (!sk->tcp || sk->state != LSK_NEW || sk->local.sin_port) {
 		r = -EINVAL;
-	else if (tcp_bind(sk->tcp, &ip, port) != ERR_OK)
+	} else if (tcp_bind(sk->tcp, &ip, port) != ERR_OK) {
 		r = -EADDRINUSE;
-	if (!r) {
+	} else {
 		sk->netif_idx = idx;
 		if (idx)
 			tcp_bind_netif(sk->tcp, netif_get_by_index(idx));
 		lsk_addr_out(&sk->local, &sk->tcp->local_ip,
 		             sk->tcp->local_port);
 	}
+out:
 	UNLOCK_TCPIP_CORE();
 	return r;
 }
 
 static int tcp_listen_(struct uepoll_file *f, int backlog)
 {
-	struct lsk *sk = sk_of(f);
+	struct lsk *sk = lsk_of(f);
 	int r = 0;
 	if (backlog > SOMAXCONN)
 		backlog = SOMAXCONN;
@@ -301,7 +289,7 @@ out:
 static int tcp_accept_(struct uepoll_file *f, struct sockaddr *addr,
                        socklen_t *len, int flags)
 {
-	struct lsk *sk = sk_of(f), *c;
+	struct lsk *sk = lsk_of(f), *c;
 	LOCK_TCPIP_CORE();
 	if (sk->state != LSK_LISTEN) {
 		UNLOCK_TCPIP_CORE();
@@ -327,35 +315,50 @@ static int tcp_accept_(struct uepoll_file *f, struct sockaddr *addr,
 	return lsk_install(c, flags);
 }
 
+/*
+ * A connect after the one that started a connection, as inet_stream_connect
+ * (core): EALREADY while under way, then once how it ended.
+ */
+static int connect_again(struct lsk *sk)
+{
+	int r = 0;
+	pthread_mutex_lock(&sk->lock);
+	if (sk->state == LSK_CONNECTING) {
+		r = -EALREADY;
+	} else if (sk->state == LSK_CONNECTED) {
+		sk->ss = LSK_SS_CONNECTED;
+	} else { /* refused, reset or timed out: the error, taken */
+		r = sk->err ? -sk->err : -ECONNABORTED;
+		sk->err = 0;
+		sk->ss = LSK_SS_UNCONNECTED;
+	}
+	pthread_mutex_unlock(&sk->lock);
+	return r;
+}
+
 static int tcp_connect_(struct uepoll_file *f, const struct sockaddr *a,
                         socklen_t len)
 {
-	struct lsk *sk = sk_of(f);
+	struct lsk *sk = lsk_of(f);
 	ip_addr_t ip;
 	u16_t port;
 	int r = lsk_addr_in(a, len, &ip, &port);
 	if (r)
 		return r;
 	LOCK_TCPIP_CORE();
-	switch (sk->state) {
-	case LSK_CONNECTING:
-		r = -EALREADY;
+	if (sk->ss == LSK_SS_CONNECTING) {
+		r = connect_again(sk);
 		goto out;
-	case LSK_CONNECTED: /* the first call after it completed says 0 */
-		r = sk->connected ? -EISCONN : 0;
-		sk->connected = true;
+	}
+	/* Connected, or a listener: only a fresh or failed socket connects. */
+	if (sk->ss == LSK_SS_CONNECTED || sk->state == LSK_LISTEN ||
+	    sk->state == LSK_CONNECTED) {
+		r = -EISCONN;
 		goto out;
-	case LSK_LISTEN:
-		r = -EINVAL;
+	}
+	if (!sk->tcp && lsk_tcp_open(sk)) { /* after a failure: a new pcb */
+		r = -ENOBUFS;
 		goto out;
-	case LSK_CLOSED: /* after a failed connect: a new pcb */
-		if (sk->tcp || lsk_tcp_open(sk)) {
-			r = sk->tcp ? -EISCONN : -ENOBUFS;
-			goto out;
-		}
-		break;
-	case LSK_NEW:
-		break;
 	}
 	if (!sk->netif_idx)
 		sk->netif_idx = lsk_netif_to_peer(&ip);
@@ -373,6 +376,7 @@ static int tcp_connect_(struct uepoll_file *f, const struct sockaddr *a,
 	sk->shut = 0;
 	sk->err = 0;
 	pthread_mutex_unlock(&sk->lock);
+	sk->ss = LSK_SS_CONNECTING;
 	sk->fin = false;
 	r = -EINPROGRESS;
 out:
@@ -382,7 +386,7 @@ out:
 
 static int tcp_shutdown_(struct uepoll_file *f, int how)
 {
-	struct lsk *sk = sk_of(f);
+	struct lsk *sk = lsk_of(f);
 	int r = 0;
 	if (how < SHUT_RD || how > SHUT_RDWR)
 		return -EINVAL;
@@ -390,6 +394,15 @@ static int tcp_shutdown_(struct uepoll_file *f, int how)
 	LOCK_TCPIP_CORE();
 	if (sk->state == LSK_LISTEN)
 		goto out;
+	if (sk->state == LSK_CONNECTING) { /* inet_shutdown: disconnect */
+		let_go(sk);
+		pthread_mutex_lock(&sk->lock);
+		sk->err = ECONNRESET;
+		pthread_mutex_unlock(&sk->lock);
+		sk->ss = LSK_SS_UNCONNECTED;
+		lsk_wake(sk, 0);
+		goto out;
+	}
 	if (sk->state != LSK_CONNECTED)
 		r = -ENOTCONN; /* and yet the bits are set, as inet_shutdown */
 	pthread_mutex_lock(&sk->lock);
@@ -411,7 +424,7 @@ out:
 static ssize_t tcp_sendmsg_(struct uepoll_file *f, const struct msghdr *msg,
                             int flags)
 {
-	struct lsk *sk = sk_of(f);
+	struct lsk *sk = lsk_of(f);
 	ssize_t r = 0;
 	size_t sent = 0;
 	LOCK_TCPIP_CORE();
@@ -436,9 +449,7 @@ static ssize_t tcp_sendmsg_(struct uepoll_file *f, const struct msghdr *msg,
 		r = -EAGAIN;
 		goto out;
 	}
-	size_t total = 0;
-	for (size_t i = 0; i < msg->msg_iovlen; i++)
-		total += msg->msg_iov[i].iov_len;
+	size_t total = lsk_iov_len(msg);
 	if (!total)
 		goto out;
 	size_t room = tcp_room(sk->tcp) ? tcp_sndbuf(sk->tcp) : 0;
@@ -484,11 +495,9 @@ out:
 static ssize_t tcp_recvmsg_(struct uepoll_file *f, struct msghdr *msg,
                             int flags)
 {
-	struct lsk *sk = sk_of(f);
-	size_t want = 0, got = 0;
+	struct lsk *sk = lsk_of(f);
+	size_t want = lsk_iov_len(msg), got = 0;
 	ssize_t r;
-	for (size_t i = 0; i < msg->msg_iovlen; i++)
-		want += msg->msg_iov[i].iov_len;
 	msg->msg_namelen = 0;
 	msg->msg_flags = 0;
 	LOCK_TCPIP_CORE();
@@ -502,15 +511,10 @@ static ssize_t tcp_recvmsg_(struct uepoll_file *f, struct msghdr *msg,
 			n = want - got;
 		got += lsk_copy_out(msg, got, b->p, b->off, n);
 		struct lsk_buf *next = b->next;
-		if (!(flags & MSG_PEEK)) {
+		if (!(flags & MSG_PEEK)) { /* b is the head */
 			b->off += n;
-			if (b->off == b->p->tot_len) {
-				sk->rx_head = next;
-				if (!next)
-					sk->rx_tail = NULL;
-				pbuf_free(b->p);
-				free(b);
-			}
+			if (b->off == b->p->tot_len)
+				lsk_rx_drop_head(sk);
 		}
 		b = next;
 	}

@@ -31,13 +31,7 @@ static void on_udp(void *arg, struct udp_pcb *pcb, struct pbuf *p,
 	}
 	*b = (struct lsk_buf){.p = p, .port = port};
 	ip_addr_copy(b->from, *addr);
-	if (sk->rx_tail)
-		sk->rx_tail->next = b;
-	else
-		sk->rx_head = b;
-	sk->rx_tail = b;
-	lsk_trace(UEPOLL_LWIP_RX_QUEUED, p->tot_len);
-	lsk_wake(sk, LSK_KEY_IN);
+	lsk_rx_queue(sk, b);
 }
 
 int lsk_udp_open(struct lsk *sk)
@@ -72,11 +66,6 @@ void lsk_udp_release(struct lsk *sk)
 	sk->udp = NULL;
 }
 
-static struct lsk *sk_of(struct uepoll_file *f)
-{
-	return uepoll_file_private(f);
-}
-
 /* Tie the socket to the interface of its address or its peer (core). */
 static void tie(struct lsk *sk, u8_t idx)
 {
@@ -89,25 +78,24 @@ static void tie(struct lsk *sk, u8_t idx)
 static int udp_bind_(struct uepoll_file *f, const struct sockaddr *a,
                      socklen_t len)
 {
-	struct lsk *sk = sk_of(f);
+	struct lsk *sk = lsk_of(f);
 	ip_addr_t ip;
 	u16_t port;
-	int r = lsk_addr_in(a, len, &ip, &port);
-	if (r)
-		return r;
+	u8_t idx;
 	LOCK_TCPIP_CORE();
-	u8_t idx = ip_addr_isany(&ip) ? 0 : lsk_netif_of_addr(&ip);
-	if (!ip_addr_isany(&ip) && !idx)
-		r = -EADDRNOTAVAIL;
-	else if (sk->local.sin_port)
+	int r = lsk_bind_addr(a, len, &ip, &port, &idx);
+	if (r)
+		goto out;
+	if (sk->local.sin_port) {
 		r = -EINVAL;
-	else if (udp_bind(sk->udp, &ip, port) != ERR_OK)
+	} else if (udp_bind(sk->udp, &ip, port) != ERR_OK) {
 		r = -EADDRINUSE;
-	if (!r) {
+	} else {
 		tie(sk, idx);
 		lsk_addr_out(&sk->local, &sk->udp->local_ip,
 		             sk->udp->local_port);
 	}
+out:
 	UNLOCK_TCPIP_CORE();
 	return r;
 }
@@ -115,7 +103,7 @@ static int udp_bind_(struct uepoll_file *f, const struct sockaddr *a,
 static int udp_connect_(struct uepoll_file *f, const struct sockaddr *a,
                         socklen_t len)
 {
-	struct lsk *sk = sk_of(f);
+	struct lsk *sk = lsk_of(f);
 	ip_addr_t ip;
 	u16_t port;
 	int r = lsk_addr_in(a, len, &ip, &port);
@@ -139,7 +127,7 @@ static int udp_connect_(struct uepoll_file *f, const struct sockaddr *a,
 
 static int udp_shutdown_(struct uepoll_file *f, int how)
 {
-	struct lsk *sk = sk_of(f);
+	struct lsk *sk = lsk_of(f);
 	if (how < SHUT_RD || how > SHUT_RDWR)
 		return -EINVAL;
 	LOCK_TCPIP_CORE();
@@ -155,13 +143,11 @@ static int udp_shutdown_(struct uepoll_file *f, int how)
 static ssize_t udp_sendmsg_(struct uepoll_file *f, const struct msghdr *msg,
                             int flags)
 {
-	struct lsk *sk = sk_of(f);
-	size_t total = 0;
+	struct lsk *sk = lsk_of(f);
+	size_t total = lsk_iov_len(msg);
 	ip_addr_t ip;
 	u16_t port = 0;
 	(void)flags;
-	for (size_t i = 0; i < msg->msg_iovlen; i++)
-		total += msg->msg_iov[i].iov_len;
 	if (total > 65507)
 		return -EMSGSIZE;
 	if (msg->msg_namelen) {
@@ -212,11 +198,9 @@ out:
 static ssize_t udp_recvmsg_(struct uepoll_file *f, struct msghdr *msg,
                             int flags)
 {
-	struct lsk *sk = sk_of(f);
-	size_t want = 0;
+	struct lsk *sk = lsk_of(f);
+	size_t want = lsk_iov_len(msg);
 	ssize_t r;
-	for (size_t i = 0; i < msg->msg_iovlen; i++)
-		want += msg->msg_iov[i].iov_len;
 	msg->msg_flags = 0;
 	LOCK_TCPIP_CORE();
 	struct lsk_buf *b = sk->rx_head;
@@ -236,11 +220,7 @@ static ssize_t udp_recvmsg_(struct uepoll_file *f, struct msghdr *msg,
 	}
 	r = (flags & MSG_TRUNC) ? (ssize_t)len : (ssize_t)n;
 	if (!(flags & MSG_PEEK)) {
-		sk->rx_head = b->next;
-		if (!sk->rx_head)
-			sk->rx_tail = NULL;
-		pbuf_free(b->p);
-		free(b);
+		lsk_rx_drop_head(sk);
 		pthread_mutex_lock(&sk->lock);
 		sk->rx_bytes--;
 		pthread_mutex_unlock(&sk->lock);
