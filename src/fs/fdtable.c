@@ -176,8 +176,7 @@ static struct fd_slot *slot_lock(int fd, struct uep_owned_mutex **st)
 }
 
 /* A reference to the slot's file, or a pin when pin and the file allows. */
-static UEP_ALWAYS_INLINE struct uepoll_file *slot_get(struct fd_slot *s,
-                                                      bool pin, bool *pinned)
+static struct uepoll_file *slot_get(struct fd_slot *s, bool pin, bool *pinned)
 {
 	struct uepoll_file *f = s->file;
 	*pinned = false;
@@ -198,7 +197,7 @@ static UEP_ALWAYS_INLINE struct uepoll_file *slot_get(struct fd_slot *s,
 	return f;
 }
 
-/* fget_slot when the stripe was not free at once. */
+/* The slot's file when the stripe was not free at once, or for a pin. */
 static __attribute__((noinline)) struct uepoll_file *
 fget_slow(struct fd_slot *s, struct uep_owned_mutex *st, bool pin, bool *pinned)
 {
@@ -217,14 +216,17 @@ fget_slow(struct fd_slot *s, struct uep_owned_mutex *st, bool pin, bool *pinned)
 	return f;
 }
 
-static UEP_ALWAYS_INLINE struct uepoll_file *
-fget_slot(struct fd_slot *s, unsigned idx, bool pin, bool *pinned)
+static UEP_ALWAYS_INLINE struct uepoll_file *fget_slot(struct fd_slot *s,
+                                                       unsigned idx)
 {
 	struct uep_owned_mutex *st = stripe_of(idx);
+	bool pinned;
 	/* Busy: another thread's, or (in a handler) our own section's. */
 	if (UEP_UNLIKELY(!uep_owned_trylock(st)))
-		return fget_slow(s, st, pin, pinned);
-	struct uepoll_file *f = slot_get(s, pin, pinned);
+		return fget_slow(s, st, false, &pinned);
+	struct uepoll_file *f = s->file;
+	if (f)
+		uep_file_get(f);
 	uep_owned_unlock(st);
 	return f;
 }
@@ -232,16 +234,16 @@ fget_slot(struct fd_slot *s, unsigned idx, bool pin, bool *pinned)
 struct uepoll_file *uep_fget(int fd)
 {
 	unsigned idx;
-	bool pinned;
 	struct fd_slot *s = slot_at(fd, &idx);
-	return s ? fget_slot(s, idx, false, &pinned) : NULL;
+	return s ? fget_slot(s, idx) : NULL;
 }
 
 struct uepoll_file *uep_fget_pin(int fd, bool *pinned)
 {
 	unsigned idx;
 	struct fd_slot *s = slot_at(fd, &idx);
-	return s ? fget_slot(s, idx, true, pinned) : NULL;
+	*pinned = false;
+	return s ? fget_slow(s, stripe_of(idx), true, pinned) : NULL;
 }
 
 /* Clear the slot; returns the file it held (its reference), or NULL. */
@@ -329,7 +331,6 @@ int uep_fd_set_kernel_epoll(int fd, int kfd)
 UEP_HOT struct uepoll_file *uep_fget_epoll(int fd, int *kfd)
 {
 	unsigned idx;
-	bool pinned;
 	struct fd_slot *s = slot_at(fd, &idx);
 	if (!s)
 		return NULL;
@@ -338,7 +339,7 @@ UEP_HOT struct uepoll_file *uep_fget_epoll(int fd, int *kfd)
 		*kfd = k1 - 1;
 		return UEP_FILE_KERNEL_EPOLL;
 	}
-	return fget_slot(s, idx, false, &pinned);
+	return fget_slot(s, idx);
 }
 
 int uep_fd_get_flags(int fd)

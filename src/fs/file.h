@@ -97,8 +97,8 @@ static inline bool uep_file_tryget(struct uepoll_file *f)
 
 /*
  * The final release of a file whose last reference went (uep_file_put):
- * it removes the epoll registrations, waits until no caller pins the file,
- * then calls release.
+ * it removes the epoll registrations, waits until no caller pins the
+ * file, then calls release.
  */
 void uep_file_release(struct uepoll_file *f);
 
