@@ -641,9 +641,6 @@ void uep_diag_wait(struct uepoll_file *epf, int epfd,
 	if (!uep_is_file_epoll(epf))
 		return;
 	uep_diag_note_epfd(epf, epfd);
-	struct uep_eventpoll *ep = epf->private_data;
-	if (n >= 0 && ep->kernel_only)
-		uep_diag_count_kernel_wait(ep, n);
 	et_scan(epf->private_data, n >= 0);
 	kreg_scan(epf->private_data, events, n);
 }

@@ -59,8 +59,6 @@ unsigned long uep_diag_kernel_count(uint32_t id);
 /* ---- the summary at exit (ep_diag_summary.c) ---- */
 /* Print it at exit, while the mode is on and has no callback. */
 void uep_diag_summary_arm(void);
-/* A kernel-only instance's wait returned n (its own counters). */
-void uep_diag_count_kernel_wait(struct uep_eventpoll *ep, int n);
 /* The counters of epi into info (counted = 0 when none).  mtx held. */
 void uep_diag_item_counters(struct uep_eventpoll *ep, struct uep_epitem *epi,
                             struct uepoll_item_info *info);

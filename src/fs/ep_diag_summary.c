@@ -7,9 +7,8 @@
  * no mistake gets only these lines; they are what the kernel's fdinfo
  * cannot tell.
  *
- * The preload's instances do their waits in the kernel; with the mode on,
- * the API's hook counts them here (uep_diag_count_kernel_wait), since
- * their waits do not run the engine's own counting.
+ * The preload's instances do their waits in the kernel; with the mode on
+ * their waits take the engine's path, which counts them (ep_wait.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,16 +18,6 @@
 #include "fs/eventpoll_int.h"
 #include "fs/fdtable.h"
 #include "lib/sigsafe.h"
-
-void uep_diag_count_kernel_wait(struct uep_eventpoll *ep, int n)
-{
-	uep_mutex_lock(&ep->lock);
-	ep->waits++;
-	ep->harvests++;
-	ep->delivered += (uint64_t)n;
-	ep->empty_harvests += n == 0;
-	uep_mutex_unlock(&ep->lock);
-}
 
 static void summary_line(int fd, struct uepoll_file *f)
 {

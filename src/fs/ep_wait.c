@@ -262,9 +262,20 @@ int uep_ep_wait(struct uepoll_file *epf, struct epoll_event *events,
 	bool eavail;
 
 	/* The preload's instance: only kernel fds, so the kernel sleeps. */
-	if (ep->kernel_only)
-		return uep_kfd_wait(atomic_load(&ep->kfd), events, maxevents,
-		                    dl, sigmask);
+	if (ep->kernel_only) {
+		/* Reached only off the API's fast path (diagnostic mode). */
+		int n = uep_kfd_wait(atomic_load(&ep->kfd), events, maxevents,
+		                     dl, sigmask);
+		if (n >= 0) {
+			uep_mutex_lock(&ep->lock);
+			ep->waits++;
+			ep->harvests++;
+			ep->delivered += (uint64_t)n;
+			ep->empty_harvests += n == 0;
+			uep_mutex_unlock(&ep->lock);
+		}
+		return n;
+	}
 	uep_mutex_lock(&ep->lock);
 	ep->waits++;
 	eavail = ep_events_available(ep);
