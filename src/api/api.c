@@ -506,8 +506,10 @@ int uep_preload_instance(int kfd)
 	struct uepoll_file *f = uep_ep_create_on(kfd);
 	if (!f)
 		return -ENOMEM;
+	uep_file_get(f); /* for uep_ep_set_fast_fd, once the number is out */
 	int ufd = uep_file_install(f, O_CLOEXEC);
 	if (ufd >= 0)
-		uep_fd_set_kernel_epoll(ufd, kfd);
+		uep_ep_set_fast_fd(f, ufd);
+	uep_file_put(f);
 	return ufd;
 }

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "fs/eventpoll_int.h"
+#include "fs/fdtable.h"
 #include "kfd/kfd.h"
 
 int uep_ep_kfd(struct uepoll_file *f)
@@ -133,8 +134,39 @@ struct uepoll_file *uep_ep_create_on(int kfd)
 		return NULL;
 	struct uep_eventpoll *ep = f->private_data;
 	atomic_store(&ep->kfd, kfd);
-	ep->kernel_only = true;
+	atomic_store(&ep->kernel_only, true);
+	ep->fast_fd = -1;
 	return f;
+}
+
+void uep_ep_set_fast_fd(struct uepoll_file *f, int fd)
+{
+	struct uep_eventpoll *ep = f->private_data;
+	uep_mutex_lock(&ep->mtx);
+	if (atomic_load_explicit(&ep->kernel_only, memory_order_relaxed)) {
+		ep->fast_fd = fd;
+		uep_fd_set_kernel_epoll(fd, atomic_load(&ep->kfd));
+	}
+	uep_mutex_unlock(&ep->mtx);
+}
+
+/*
+ * The first in-process item of a kernel-only instance: from now on its
+ * waits harvest both halves (ep_wait.c), so the descriptor's fast path
+ * to the kernel half goes first.  A wait already asleep in the kernel
+ * half by the fast path is not woken by the item (the preload, whose
+ * program holds no uepoll number, never gets here).  Relaxed: waits
+ * re-read it with no ordering to keep; the fast path is cleared under
+ * the slot's lock.
+ */
+void uep_ep_kfd_mixed(struct uep_eventpoll *ep)
+{
+	if (!atomic_load_explicit(&ep->kernel_only, memory_order_relaxed))
+		return;
+	atomic_store_explicit(&ep->kernel_only, false, memory_order_relaxed);
+	if (ep->fast_fd >= 0)
+		uep_fd_clear_kernel_epoll(ep->fast_fd, ep->file);
+	ep->fast_fd = -1;
 }
 
 void uep_ep_kfd_release(struct uep_eventpoll *ep)

@@ -680,6 +680,7 @@ int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
 	case EPOLL_CTL_ADD:
 		epi = ep_find_link(ep, tf, fd, &at);
 		if (!epi) {
+			uep_ep_kfd_mixed(ep);
 			ev->events |= EPOLLERR | EPOLLHUP;
 			error = ep_insert(ep, ev, tf, fd, &at);
 			if (!error && nested)

@@ -49,6 +49,12 @@ int uep_ep_kfd(struct uepoll_file *f);
  * in kfd itself.  Returns the file with one reference, or NULL.
  */
 struct uepoll_file *uep_ep_create_on(int kfd);
+/*
+ * Let waits and ctls of kernel fds on descriptor fd, which names f (from
+ * uep_ep_create_on), go straight to its kernel half (uep_fget_epoll),
+ * for as long as f holds kernel fds only.
+ */
+void uep_ep_set_fast_fd(struct uepoll_file *f, int fd);
 
 /* Remove every registration watching f; called at f's final release. */
 void uep_eventpoll_release_file(struct uepoll_file *f);

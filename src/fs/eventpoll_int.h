@@ -71,8 +71,12 @@ struct uep_eventpoll {
 	bool kfd_owned; /* closed with the instance (the preload's is not) */
 	int wfd; /* the wake eventfd in kfd, -1 none, WFD_FOREIGN: a parent's */
 	int wfd_pid; /* the process that made kfd (a forked child: ppoll) */
-	bool kernel_only; /* the preload's: kernel fds only, sleeps in kfd */
-	unsigned kalt;    /* which half a harvest takes first, under mtx */
+	/* The preload's: kernel fds only, sleeps in kfd; cleared (under
+	 * mtx) by its first in-process item, with the fast path of fast_fd,
+	 * its descriptor (ep_kfd.c). */
+	_Atomic bool kernel_only;
+	int fast_fd;   /* under mtx */
+	unsigned kalt; /* which half a harvest takes first, under mtx */
 	/* Items whose (nested) instance's kernel half is in ours, under mtx. */
 	struct uep_epitem **knested;
 	unsigned nknested, capknested;
@@ -158,6 +162,8 @@ int uep_ep_kfd_filter(struct uep_eventpoll *ep, struct epoll_event *events,
 /* ep->wfd of a forked child (ep_kfd.c). */
 #define WFD_FOREIGN (-2)
 int uep_ep_kfd_wake(struct uep_eventpoll *ep);
+/* An in-process item joins ep: no longer kernel-only.  mtx held. */
+void uep_ep_kfd_mixed(struct uep_eventpoll *ep);
 /* The instance is going: its kernel half too (if it owns it). */
 void uep_ep_kfd_release(struct uep_eventpoll *ep);
 

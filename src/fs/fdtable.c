@@ -321,6 +321,17 @@ int uep_fd_set_kernel_epoll(int fd, int kfd)
 	return r;
 }
 
+void uep_fd_clear_kernel_epoll(int fd, const struct uepoll_file *f)
+{
+	struct uep_owned_mutex *st;
+	struct fd_slot *s = slot_lock(fd, &st);
+	if (!s)
+		return;
+	if (s->file == f)
+		atomic_store_explicit(&s->kfd1, 0, memory_order_relaxed);
+	uep_owned_unlock(st);
+}
+
 /*
  * A kernel epoll: no lock and no reference, the number read is all the
  * caller uses, and a kernel call on it gets the kernel's answer for

@@ -53,6 +53,8 @@ int uep_fd_replace(int newfd, struct uepoll_file *f, unsigned fd_flags);
  * reference taken; for any other uep_fget's answer (*kfd untouched).
  */
 int uep_fd_set_kernel_epoll(int fd, int kfd);
+/* Clear fd's fast path if fd still names f. */
+void uep_fd_clear_kernel_epoll(int fd, const struct uepoll_file *f);
 #define UEP_FILE_KERNEL_EPOLL ((struct uepoll_file *)1)
 struct uepoll_file *uep_fget_epoll(int fd, int *kfd);
 int uep_fd_get_flags(int fd);

@@ -106,3 +106,120 @@ TEST(fuzz_found_reverse_path_limit_depth4_at_limit)
 {
 	ASSERT_OK(ff_path_chain(10));
 }
+
+/*
+ * A nested instance made ready by a kernel fd is reported by the parent's
+ * very next wait, whatever waits came before: on uepoll the news comes
+ * up through the parent's kernel half (a token), whichever half its
+ * harvest takes first.  The parent also watches a kernel fd of its own.
+ */
+TEST(fuzz_found_nested_kernel_ready_reported_by_next_wait)
+{
+	int kp[2], ks[2], c = new_ep(), p = new_ep();
+	ASSERT_OK(pipe2(kp, O_NONBLOCK | O_CLOEXEC));
+	ASSERT_OK(socketpair(
+	        AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ks));
+	ADD(c, kp[0], EPOLLIN, 1);
+	ADD(p, ks[0], EPOLLOUT, 2);
+	ADD(p, c, EPOLLIN, 3);
+	struct epoll_event ev[4];
+	for (int empty = 0; empty < 4; empty++) {
+		for (int k = 0; k < empty; k++) {
+			ASSERT_EQ(sys_epoll_wait(p, ev, 4, 0), 1);
+			ASSERT_EQ(ev[0].data.u64, 2);
+		}
+		ASSERT_EQ(write(kp[1], "x", 1), 1);
+		ASSERT_EQ(sys_epoll_wait(p, ev, 4, 0), 2);
+		ASSERT_EQ(ev[0].data.u64 + ev[1].data.u64, 5);
+		char b;
+		ASSERT_EQ(read(kp[0], &b, 1), 1);
+	}
+	sys_close(p);
+	sys_close(c);
+	close(kp[0]);
+	close(kp[1]);
+	close(ks[0]);
+	close(ks[1]);
+}
+
+/*
+ * An edge-triggered parent of a nested instance made ready by a kernel
+ * fd reports it once: on uepoll the news comes both from the child's
+ * birth of a kernel half (its pollers are woken) and from the token in
+ * the parent's kernel half, one edge for the kernel.  empty: waits on
+ * the parent before (which half a harvest takes first alternates).
+ */
+static void ff_nested_et_once(int empty)
+{
+	int ks[2], c = new_ep(), p = new_ep(), q = new_ep();
+	ASSERT_OK(socketpair(
+	        AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ks));
+	struct epoll_event ev[4];
+	ADD(p, c, EPOLLIN | EPOLLET, 1);
+	ADD(c, ks[1], EPOLLIN | EPOLLET, 2);
+	for (int k = 0; k < empty; k++)
+		ASSERT_EQ(sys_epoll_wait(p, ev, 4, 0), 0);
+	MOD(c, ks[1], EPOLLIN | EPOLLOUT | EPOLLET, 3);
+	ADD(q, p, EPOLLIN | EPOLLOUT | EPOLLET, 4);
+	ASSERT_EQ(sys_epoll_wait(p, ev, 4, 0), 1);
+	ASSERT_EQ(ev[0].data.u64, 1);
+	ASSERT_EQ(sys_epoll_wait(p, ev, 4, 0), 0);
+	sys_close(q);
+	sys_close(p);
+	sys_close(c);
+	close(ks[0]);
+	close(ks[1]);
+}
+
+TEST(fuzz_found_nested_kernel_ready_et_reported_once)
+{
+	ff_nested_et_once(0);
+	ff_nested_et_once(1);
+}
+
+/*
+ * An instance whose only item watches a nested instance for EPOLLOUT
+ * (never given by an epoll) is not ready, even when the nested one is
+ * made readable by a kernel fd.  On uepoll the instance's poll takes its
+ * kernel half readable for ready, and the half is readable through the
+ * link to the nested one's kernel half, which knows no mask.
+ */
+TEST(fuzz_found_nested_kernel_link_not_ready_for_epollout)
+{
+	OPEN("a kernel half readable through a nested link counts as ready");
+	int c2 = new_ep(), c1 = new_ep(), p = new_ep();
+	int kefd = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+	ASSERT_GE(kefd, 0);
+	ADD(c2, kefd, EPOLLIN, 1);
+	ADD(c1, c2, EPOLLOUT, 2);
+	ADD(p, c1, EPOLLIN, 3);
+	struct epoll_event ev[4];
+	ASSERT_EQ(sys_epoll_wait(p, ev, 4, 0), 0);
+	ASSERT_EQ(poll_mask(c1), 0);
+	sys_close(p);
+	sys_close(c1);
+	sys_close(c2);
+	close(kefd);
+}
+
+/*
+ * An edge-triggered item on an instance that gets its first kernel fd
+ * (ready at once) is reported once.  On uepoll the parent's poll of the
+ * item links the child's kernel half into its own, and the link's first
+ * event, an edge the harvest already reported, queues the item again.
+ */
+TEST(fuzz_found_nested_kernel_link_first_event_not_an_edge)
+{
+	OPEN("the link of a nested kernel half reports its first edge twice");
+	int kp[2], c = new_ep(), p = new_ep();
+	ASSERT_OK(pipe2(kp, O_NONBLOCK | O_CLOEXEC));
+	ADD(p, c, EPOLLIN | EPOLLET, 1);
+	ADD(c, kp[1], EPOLLOUT | EPOLLET, 2);
+	struct epoll_event ev[4];
+	ASSERT_EQ(sys_epoll_wait(p, ev, 4, 0), 1);
+	ASSERT_EQ(sys_epoll_wait(p, ev, 4, 0), 0);
+	sys_close(p);
+	sys_close(c);
+	close(kp[0]);
+	close(kp[1]);
+}

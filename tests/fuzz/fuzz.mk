@@ -5,7 +5,7 @@
 FUZZ_SECONDS ?= 60
 FUZZ_SEEDS   ?= 20000
 FUZZ_CC      ?= clang
-FUZZ_HDRS    := tests/fuzz/fuzz_diff.h tests/fuzz/fuzz_more.h
+FUZZ_HDRS    := tests/fuzz/fuzz_diff.h tests/fuzz/fuzz_more.h tests/fuzz/fuzz_kern.h
 
 # The unit binary includes the fuzz core.
 $(B)/t/unit: $(FUZZ_HDRS)
@@ -22,7 +22,7 @@ $(FUZZ_B)/%.o: %.c $(HDRS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fPIC -fvisibility=hidden -Iinclude -Isrc -c $< -o $@
 
 $(FUZZ_B)/fuzz_diff: tests/fuzz/fuzz_target.c $(FUZZ_HDRS) $(FUZZ_LIB_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Iinclude -o $@ $< $(FUZZ_LIB_OBJ) -pthread
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Iinclude -Isrc -o $@ $< $(FUZZ_LIB_OBJ) -pthread
 
 .PHONY: fuzz fuzz-seeds
 fuzz:
@@ -39,4 +39,4 @@ fuzz-seeds: $(B)/t/unit
 # Replay and shrink one input: fuzz-replay -s SEED [LEN] | fuzz-replay FILE
 $(B)/t/fuzz-replay: tests/fuzz/fuzz_replay.c $(FUZZ_HDRS) $(B)/libuepoll.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iinclude -o $@ $< $(B)/libuepoll.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Iinclude -Isrc -o $@ $< $(B)/libuepoll.a $(LDLIBS)

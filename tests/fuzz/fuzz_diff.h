@@ -13,8 +13,27 @@
  * equal.  The same decoder serves the seed-driven runner (bytes from a
  * PRNG) and the libFuzzer target (bytes from the fuzzer).
  *
+ * The kernel half (fuzz_kern.h): kernel pipes, eventfds and socket pairs
+ * on uepoll's side too (each side its own), so uepoll_ctl puts them in an
+ * instance's kernel half, and preload-style instances (a kernel epoll
+ * adopted by uep_preload_instance, named as the preload names it or by
+ * its uepoll number), which may get in-process items and nest.
+ *
+ * What is compared: everything, and a wait's events in order, except on
+ * an instance that harvests two halves in turn (uepoll's side has had
+ * both an in-process item and a kernel half, its own or one linked from
+ * a nested instance, fz_mixed).  The kernel half's events and the ready
+ * list's come in turns there, so the order within a wait, and which
+ * events come first when they outnumber maxevents, are uepoll's choice:
+ * such a wait uses maxevents FZ_BIGEV (more than all registrations), so
+ * that both sides report every ready event and their states stay alike,
+ * and compares the events as a multiset.  Pure instances (in-process
+ * only, or kernel fds only) keep the strict comparison.
+ *
  * Everything is non-blocking and every wait has timeout 0, so both sides
  * are deterministic.  SIGPIPE must be ignored by the caller.
+ * avoid_known steers around the open divergences (fuzz_kern.h,
+ * fz_steer_nested, fz_stale_steer); FUZZ_STRICT turns it off.
  *
  * Header-only (static functions): included by tests/unit/fuzz_diff_test.c
  * and tests/fuzz/fuzz_target.c.
@@ -30,6 +49,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -45,10 +65,37 @@
 
 enum fz_kind { FZ_FREE, FZ_EPOLL, FZ_PIPE_R, FZ_PIPE_W, FZ_EVENTFD, FZ_SOCK };
 
+/*
+ * ukern: uepoll's side holds a kernel fd (a kernel object, or a preload
+ * instance's kernel epoll).  obj: the epoll instance (index in s->obj,
+ * shared by the copies dup makes; 0 for anything else).  fid: the open
+ * file (shared by copies); reg: this number was registered somewhere.
+ */
 struct fz_slot {
 	enum fz_kind kind;
 	int kfd, ufd;
+	bool ukern;
+	int obj;
+	unsigned fid;
+	bool reg;
 };
+
+/*
+ * What uepoll's side of an instance has ever had (fuzz_kern.h): in-process
+ * registrations, a kernel half; kdomain: takes kernel fds only (the
+ * preload's instances, named by their kernel epoll); upk: the kernel epoll
+ * of a kernel-only instance named by its uepoll number, closed with its
+ * last descriptor.
+ */
+struct fz_obj {
+	bool inproc, khalf, kdomain;
+	int upk;
+};
+
+#define FZ_OBJS 512
+#define FZ_EDGES 256
+#define FZ_PTAB 16
+#define FZ_BIGEV 256
 
 struct fz_state {
 	struct fz_slot slot[FZ_SLOTS];
@@ -61,6 +108,14 @@ struct fz_state {
 	/* What the run exercised: successful ctl, waits that returned events.
 	 */
 	unsigned long n_ctl_ok, n_wait_ev, n_events, n_io_ok, n_known;
+	unsigned long n_unordered;
+	/* The instances, which watched which (ever), the preload's table. */
+	struct fz_obj obj[FZ_OBJS];
+	unsigned nobj, nedge, nptab, nfid;
+	uint16_t edge[FZ_EDGES][2];
+	struct {
+		int kfd, uep;
+	} ptab[FZ_PTAB];
 	int diverged;
 	unsigned nlog;
 	char why[512];
@@ -146,16 +201,18 @@ FZ_FN void fz_slot_fds(struct fz_state *s, unsigned i, int *kfd, int *ufd,
 /*
  * The descriptors a target byte names: mostly a live slot (an epoll one
  * when an epfd is wanted), sometimes any slot (a closed one gives numbers
- * free on both sides) or a special bad descriptor.
+ * free on both sides) or a special bad descriptor.  Returns the live slot
+ * named, or -1.
  */
-FZ_FN void fz_target(struct fz_state *s, uint8_t b, int *kfd, int *ufd,
-                     char *name, size_t nlen)
+FZ_FN int fz_target(struct fz_state *s, uint8_t b, int *kfd, int *ufd,
+                    char *name, size_t nlen)
 {
 	int live = b < 216 ? fz_pick(s, b,
 	                             s->as_epfd && b < 180 ? FZ_EPOLL : FZ_FREE)
 	                   : -1;
-	fz_slot_fds(s, live >= 0 ? (unsigned)live : b % (FZ_SLOTS + 3), kfd,
-	            ufd, name, nlen);
+	unsigned i = live >= 0 ? (unsigned)live : b % (FZ_SLOTS + 3);
+	fz_slot_fds(s, i, kfd, ufd, name, nlen);
+	return i < FZ_SLOTS && s->slot[i].kind != FZ_FREE ? (int)i : -1;
 }
 
 /* Slot i's descriptors; i >= FZ_SLOTS names a special bad descriptor. */
@@ -201,7 +258,8 @@ FZ_FN int fz_free_slot(struct fz_state *s, unsigned start)
 FZ_FN void fz_set(struct fz_state *s, int i, enum fz_kind kind, int kfd,
                   int ufd)
 {
-	s->slot[i] = (struct fz_slot){kind, kfd, ufd};
+	s->slot[i] =
+	        (struct fz_slot){kind, kfd, ufd, false, 0, ++s->nfid, false};
 }
 
 /* Keep a pair that both sides created; close a half-made one. */
@@ -218,6 +276,8 @@ FZ_FN void fz_keep(struct fz_state *s, int i, enum fz_kind kind, int kfd,
 		uepoll_close(ufd);
 }
 
+#include "fuzz_kern.h"
+
 /* ---- the operations ---- */
 
 FZ_FN void fz_op_create_epoll(struct fz_state *s)
@@ -226,8 +286,8 @@ FZ_FN void fz_op_create_epoll(struct fz_state *s)
 	int flags = (b & 3) == 3 ? 0x1234 : (b & 1) ? EPOLL_CLOEXEC : 0;
 	bool legacy = b & 4;
 	int size = (b & 8) ? 0 : 1;
-	int i = fz_free_slot(s, b >> 4);
-	if (i < 0)
+	int i = fz_free_slot(s, b >> 4), o = fz_new_obj(s);
+	if (i < 0 || !o)
 		return;
 	fz_log(s, "s%d = epoll_create%s(%#x)", i, legacy ? "" : "1",
 	       legacy ? size : flags);
@@ -239,6 +299,7 @@ FZ_FN void fz_op_create_epoll(struct fz_state *s)
 	int ue = errno;
 	fz_cmp_ret(s, "epoll_create", kr, ke, ur, ue);
 	fz_keep(s, i, FZ_EPOLL, kr, ur);
+	s->slot[i].obj = kr >= 0 && ur >= 0 ? o : 0;
 }
 
 FZ_FN void fz_op_create_pipe(struct fz_state *s)
@@ -370,9 +431,13 @@ FZ_FN void fz_op_ctl(struct fz_state *s)
 	int kep, uep, kt, ut;
 	char en[24], tn[24];
 	s->as_epfd = true;
-	fz_target(s, eb, &kep, &uep, en, sizeof(en));
+	int e = fz_target(s, eb, &kep, &uep, en, sizeof(en));
 	s->as_epfd = false;
-	fz_target(s, tb, &kt, &ut, tn, sizeof(tn));
+	int t = fz_target(s, tb, &kt, &ut, tn, sizeof(tn));
+	if (fz_kdomain_skip(s, e, t))
+		return;
+	fz_steer_nested(s, t, &kev, &uev);
+	uep = fz_uep(s, uep);
 	fz_log(s, "epoll_ctl(%s, %d, %s, %s{%#x, %#llx})", en, op, tn,
 	       null_ev ? "NULL " : "", kev.events,
 	       (unsigned long long)kev.data.u64);
@@ -384,57 +449,8 @@ FZ_FN void fz_op_ctl(struct fz_state *s)
 	int ue = errno;
 	fz_cmp_ret(s, "epoll_ctl", kr, ke, ur, ue);
 	s->n_ctl_ok += kr == 0;
-}
-
-FZ_FN void fz_op_wait(struct fz_state *s)
-{
-	uint8_t eb = fz_u8(s), mb = fz_u8(s);
-	int maxevents = mb % 16 == 15 ? 0 : mb % 16 == 14 ? -1 : mb % 8 + 1;
-	bool null_buf = mb >= 240;
-	struct epoll_event kev[FZ_MAXEV], uev[FZ_MAXEV];
-	memset(kev, 0, sizeof(kev));
-	memset(uev, 0, sizeof(uev));
-	int kep, uep;
-	char en[24];
-	s->as_epfd = true;
-	fz_target(s, eb, &kep, &uep, en, sizeof(en));
-	s->as_epfd = false;
-	fz_log(s, "epoll_wait(%s, %s, %d, 0)", en, null_buf ? "NULL" : "buf",
-	       maxevents);
-	errno = 0;
-	int kr = epoll_wait(kep, null_buf ? NULL : kev, maxevents, 0);
-	int ke = errno;
-	errno = 0;
-	int ur = uepoll_wait(uep, null_buf ? NULL : uev, maxevents, 0);
-	int ue = errno;
-	fz_cmp_ret(s, "epoll_wait", kr, ke, ur, ue);
-	if (s->diverged || kr <= 0)
-		return;
-	char got[FZ_MAXEV * 32] = "", *p = got;
-	for (int k = 0; k < kr; k++)
-		p += sprintf(p, " {%#x %#llx}", kev[k].events,
-		             (unsigned long long)kev[k].data.u64);
-	if (kr != ur) {
-		fz_diverge(s, "epoll_wait: kernel %d events [%s ], uepoll %d",
-		           kr, got, ur);
-		return;
-	}
-	for (int k = 0; k < kr; k++) {
-		if (kev[k].events != uev[k].events ||
-		    kev[k].data.u64 != uev[k].data.u64) {
-			fz_diverge(s,
-			           "epoll_wait event %d: kernel {%#x %#llx}, "
-			           "uepoll {%#x %#llx}; kernel got [%s ]",
-			           k, kev[k].events,
-			           (unsigned long long)kev[k].data.u64,
-			           uev[k].events,
-			           (unsigned long long)uev[k].data.u64, got);
-			return;
-		}
-	}
-	fz_log(s, "  -> %d:%s", kr, got);
-	s->n_wait_ev++;
-	s->n_events += (unsigned long)kr;
+	if (kr == 0 && ur == 0 && op == EPOLL_CTL_ADD)
+		fz_note_add(s, e, t, ut);
 }
 
 FZ_FN size_t fz_size(uint8_t b)
@@ -508,6 +524,8 @@ FZ_FN void fz_op_close(struct fz_state *s)
 	uint8_t tb = fz_u8(s);
 	int live = tb < 240 ? fz_pick(s, tb, FZ_FREE) : -1;
 	unsigned i = live >= 0 ? (unsigned)live : tb % FZ_SLOTS;
+	if (fz_stale_steer(s, (int)i))
+		return;
 	int kfd, ufd;
 	char tn[24];
 	fz_slot_fds(s, i, &kfd, &ufd, tn, sizeof(tn));
@@ -516,10 +534,10 @@ FZ_FN void fz_op_close(struct fz_state *s)
 	int kr = close(kfd);
 	int ke = errno;
 	errno = 0;
-	int ur = uepoll_close(ufd);
+	int ur = fz_uclose(s, ufd);
 	int ue = errno;
 	fz_cmp_ret(s, "close", kr, ke, ur, ue);
-	s->slot[i].kind = FZ_FREE;
+	fz_release(s, (int)i);
 }
 
 FZ_FN void fz_op_dup(struct fz_state *s)
@@ -534,6 +552,10 @@ FZ_FN void fz_op_dup(struct fz_state *s)
 	fz_slot_fds(s, i, &kfd, &ufd, tn, sizeof(tn));
 	unsigned j = nb % FZ_SLOTS;
 	if (nb & 0x80 && j != i && s->slot[j].kind != FZ_FREE) {
+		/* uepoll_dup2 between a kernel fd and uepoll's: EBADF. */
+		if (s->slot[i].ukern != s->slot[j].ukern ||
+		    fz_stale_steer(s, (int)j))
+			return;
 		/* dup2 onto a live slot: closes what it held. */
 		fz_log(s, "dup2(%s, s%u)", tn, j);
 		errno = 0;
@@ -543,8 +565,13 @@ FZ_FN void fz_op_dup(struct fz_state *s)
 		int ur = uepoll_dup2(ufd, s->slot[j].ufd);
 		int ue = errno;
 		fz_cmp_ret(s, "dup2", kr, ke, ur, ue);
-		if (kr >= 0 && ur >= 0)
-			s->slot[j].kind = s->slot[i].kind;
+		if (kr >= 0 && ur >= 0) {
+			int o = s->slot[j].obj;
+			fz_ptab_forget(s, s->slot[j].ufd); /* the preload's */
+			fz_copy(s, (int)j, (int)i, s->slot[j].kfd,
+			        s->slot[j].ufd);
+			fz_obj_drop(s, o);
+		}
 		return;
 	}
 	int d = fz_free_slot(s, nb);
@@ -558,7 +585,10 @@ FZ_FN void fz_op_dup(struct fz_state *s)
 	int ur = uepoll_dup(ufd);
 	int ue = errno;
 	fz_cmp_ret(s, "dup", kr, ke, ur, ue);
-	fz_keep(s, d, s->slot[i].kind, kr, ur);
+	if (kr >= 0 && ur >= 0)
+		fz_copy(s, d, (int)i, kr, ur);
+	else
+		fz_keep(s, d, FZ_FREE, kr, ur);
 }
 
 /* Register a slot in an epoll slot with a plain mask (the common case). */
@@ -574,12 +604,13 @@ FZ_FN void fz_op_add(struct fz_state *s)
 	                                 EPOLLIN | EPOLLONESHOT,
 	                                 EPOLLIN | EPOLLOUT | EPOLLET,
 	                                 EPOLLIN | EPOLLEXCLUSIVE};
-	if (e < 0 || t < 0)
+	if (e < 0 || t < 0 || fz_kdomain_skip(s, e, t))
 		return;
 	bool mod = mb & 0x80;
 	struct epoll_event kev = {.events = masks[mb % 8]}, uev;
 	kev.data.u64 = (uint64_t)t << 32 | s->nops;
 	uev = kev;
+	fz_steer_nested(s, t, &kev, &uev);
 	fz_log(s, "epoll_ctl(s%d, %s, s%d, {%#x, %#llx})", e,
 	       mod ? "MOD" : "ADD", t, kev.events,
 	       (unsigned long long)kev.data.u64);
@@ -588,10 +619,13 @@ FZ_FN void fz_op_add(struct fz_state *s)
 	int kr = epoll_ctl(s->slot[e].kfd, op, s->slot[t].kfd, &kev);
 	int ke = errno;
 	errno = 0;
-	int ur = uepoll_ctl(s->slot[e].ufd, op, s->slot[t].ufd, &uev);
+	int ur =
+	        uepoll_ctl(fz_uep(s, s->slot[e].ufd), op, s->slot[t].ufd, &uev);
 	int ue = errno;
 	fz_cmp_ret(s, "epoll_ctl", kr, ke, ur, ue);
 	s->n_ctl_ok += kr == 0;
+	if (kr == 0 && ur == 0 && !mod)
+		fz_note_add(s, e, t, s->slot[t].ufd);
 }
 
 #include "fuzz_more.h"
@@ -604,8 +638,8 @@ FZ_FN void fz_cleanup(struct fz_state *s)
 		if (s->slot[i].kind == FZ_FREE)
 			continue;
 		close(s->slot[i].kfd);
-		uepoll_close(s->slot[i].ufd);
-		s->slot[i].kind = FZ_FREE;
+		fz_uclose(s, s->slot[i].ufd);
+		fz_release(s, i);
 	}
 	if (s->kdir >= 0)
 		close(s->kdir);
@@ -638,7 +672,7 @@ FZ_FN int fz_run(struct fz_state *s, const uint8_t *data, size_t len)
 	while (s->pos < s->len && !s->diverged) {
 		uint8_t op = fz_u8(s);
 		s->nops++;
-		switch (op % 32) {
+		switch (op % 40) {
 		case 0:
 			fz_op_create_epoll(s);
 			break;
@@ -703,6 +737,17 @@ FZ_FN int fz_run(struct fz_state *s, const uint8_t *data, size_t len)
 		case 29:
 			fz_op_poll_select(s);
 			break;
+		case 32:
+		case 33:
+			fz_op_create_kobj(s);
+			break;
+		case 34:
+			fz_op_create_pepoll(s);
+			break;
+		case 36:
+		case 37:
+			fz_op_add(s);
+			break;
 		default:
 			fz_op_wait(s);
 			break;
@@ -726,41 +771,6 @@ FZ_FN void fz_fill(uint64_t seed, uint8_t *buf, size_t len)
 	uint64_t x = seed;
 	for (size_t i = 0; i < len; i++)
 		buf[i] = (uint8_t)fz_splitmix(&x);
-}
-
-/*
- * Shrink a diverging input (ddmin over bytes): drop spans while the run
- * still diverges the same way (same message up to the first colon).
- * Returns the new length.
- */
-FZ_FN size_t fz_minimize(struct fz_state *s, uint8_t *buf, size_t len,
-                         uint8_t *scratch)
-{
-	char want[64];
-	if (!fz_run(s, buf, len))
-		return len;
-	snprintf(want, sizeof(want), "%.*s", (int)strcspn(s->why, ":"), s->why);
-	for (size_t chunk = len / 2; chunk >= 1; chunk /= 2) {
-		bool progress = true;
-		while (progress) {
-			progress = false;
-			for (size_t off = 0; off + chunk <= len;) {
-				memcpy(scratch, buf, off);
-				memcpy(scratch + off, buf + off + chunk,
-				       len - off - chunk);
-				if (fz_run(s, scratch, len - chunk) &&
-				    strncmp(s->why, want, strlen(want)) == 0) {
-					len -= chunk;
-					memcpy(buf, scratch, len);
-					progress = true;
-				} else {
-					off += chunk;
-				}
-			}
-		}
-	}
-	fz_run(s, buf, len);
-	return len;
 }
 
 #endif

@@ -214,7 +214,7 @@ FZ_FN void fz_op_fcntl(struct fz_state *s)
 		int d = fz_free_slot(s, ab);
 		bool same = live >= 0 && s->slot[live].kfd == kfd;
 		if (d >= 0 && same) {
-			fz_set(s, d, s->slot[live].kind, kr, ur);
+			fz_copy(s, d, live, kr, ur);
 		} else {
 			close(kr);
 			uepoll_close(ur);

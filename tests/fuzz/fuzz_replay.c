@@ -12,6 +12,41 @@
 static struct fz_state st;
 static uint8_t buf[1 << 16], scratch[1 << 16];
 
+/*
+ * Shrink a diverging input (ddmin over bytes): drop spans while the run
+ * still diverges the same way (same message up to the first colon).
+ * Returns the new length.
+ */
+static size_t fz_minimize(struct fz_state *s, uint8_t *in, size_t len,
+                          uint8_t *tmp)
+{
+	char want[64];
+	if (!fz_run(s, in, len))
+		return len;
+	snprintf(want, sizeof(want), "%.*s", (int)strcspn(s->why, ":"), s->why);
+	for (size_t chunk = len / 2; chunk >= 1; chunk /= 2) {
+		bool progress = true;
+		while (progress) {
+			progress = false;
+			for (size_t off = 0; off + chunk <= len;) {
+				memcpy(tmp, in, off);
+				memcpy(tmp + off, in + off + chunk,
+				       len - off - chunk);
+				if (fz_run(s, tmp, len - chunk) &&
+				    strncmp(s->why, want, strlen(want)) == 0) {
+					len -= chunk;
+					memcpy(in, tmp, len);
+					progress = true;
+				} else {
+					off += chunk;
+				}
+			}
+		}
+	}
+	fz_run(s, in, len);
+	return len;
+}
+
 int main(int argc, char **argv)
 {
 	size_t len;

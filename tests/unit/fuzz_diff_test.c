@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "../fuzz/fuzz_diff.h"
+#include "api/api.h"
 #include "../runner.h"
 
 static struct fz_state fz_st;
@@ -73,4 +74,66 @@ TEST_T(fuzz_diff_short, 60)
 TEST_T(fuzz_diff_long, 60)
 {
 	fz_seeds(1000000, 300 / FZ_SEED_DIV, 4000);
+}
+
+/*
+ * Found by the fuzzer: a preload instance (uep_preload_instance, a
+ * kernel-only instance on the caller's kernel epoll) that is given an
+ * in-process item must report it, through its own number and a copy.
+ * The kernel's answer: an epoll watching a readable eventfd and a
+ * readable pipe reports both.
+ */
+static int fz_preload_ep(int *kep)
+{
+	*kep = epoll_create1(EPOLL_CLOEXEC);
+	if (*kep < 0)
+		return -1;
+	return uep_preload_instance(*kep);
+}
+
+TEST(fuzz_found_preload_instance_reports_in_process_item)
+{
+	int kep, ep = fz_preload_ep(&kep);
+	ASSERT_GE(ep, UEPOLL_FD_BASE);
+	int efd = uepoll_eventfd(1, EFD_NONBLOCK);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 7};
+	ASSERT_OK(uepoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev));
+	int copy = uepoll_dup(ep);
+	ASSERT_GE(copy, UEPOLL_FD_BASE);
+	struct epoll_event out[4];
+	ASSERT_EQ(uepoll_wait(ep, out, 4, 0), 1);
+	ASSERT_EQ(out[0].data.u64, 7);
+	ASSERT_EQ(uepoll_wait(copy, out, 4, 0), 1);
+	ASSERT_EQ(out[0].data.u64, 7);
+	uepoll_close(copy);
+	uepoll_close(efd);
+	uepoll_close(ep);
+	close(kep);
+}
+
+TEST(fuzz_found_preload_instance_mixed_reports_both_halves)
+{
+	int kep, ep = fz_preload_ep(&kep), p[2];
+	ASSERT_GE(ep, UEPOLL_FD_BASE);
+	ASSERT_OK(pipe2(p, O_NONBLOCK | O_CLOEXEC));
+	ASSERT_EQ(write(p[1], "x", 1), 1);
+	int efd = uepoll_eventfd(1, EFD_NONBLOCK);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 1};
+	ASSERT_OK(uepoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev));
+	ev.data.u64 = 2;
+	ASSERT_OK(uepoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev));
+	struct epoll_event out[4];
+	ASSERT_EQ(uepoll_wait(ep, out, 4, 0), 2);
+	ASSERT_EQ(out[0].data.u64 + out[1].data.u64, 3);
+	/* Drained: nothing more, and the kernel's order is kept after. */
+	uint64_t v;
+	ASSERT_EQ(uepoll_read(efd, &v, 8), 8);
+	char c;
+	ASSERT_EQ(read(p[0], &c, 1), 1);
+	ASSERT_EQ(uepoll_wait(ep, out, 4, 0), 0);
+	close(p[0]);
+	close(p[1]);
+	uepoll_close(efd);
+	uepoll_close(ep);
+	close(kep);
 }
