@@ -259,10 +259,15 @@ void uep_ep_kfd_unlink(struct uep_eventpoll *ep, struct uep_epitem *epi)
 	uep_kfd_ctl(kfd, EPOLL_CTL_DEL, ckfd, NULL);
 }
 
-/* A token's event: queue the items watching that child.  mtx held. */
+/*
+ * A token's event: queue the items watching that child, and, as a
+ * callback that queues one does, wake our own pollers (parents: a
+ * parent's kernel-half link may have lost its edge to the harvest that
+ * took this token).  mtx held; the wake after ep->lock is dropped.
+ */
 static bool kfd_token(struct uep_eventpoll *ep, uint64_t data)
 {
-	bool found = false;
+	bool found = false, pwake = false;
 	for (unsigned i = 0; i < ep->nknested; i++) {
 		struct uep_epitem *epi = ep->knested[i];
 		if (uep_kfd_token(child_of(epi)) != data)
@@ -270,10 +275,14 @@ static bool kfd_token(struct uep_eventpoll *ep, uint64_t data)
 		found = true;
 		uep_mutex_lock(&ep->lock);
 		/* Not during a scan (the harvest calls us outside one). */
-		if ((epi->events & ~EP_PRIVATE_BITS) && !ep_is_linked(epi))
+		if ((epi->events & ~EP_PRIVATE_BITS) && !ep_is_linked(epi)) {
 			uep_list_add_tail(&epi->rdllink, &ep->rdllist);
+			pwake |= uep_wq_active(&ep->poll_wait);
+		}
 		uep_mutex_unlock(&ep->lock);
 	}
+	if (pwake)
+		uep_wake_up(&ep->poll_wait, EPOLLIN);
 	return found;
 }
 

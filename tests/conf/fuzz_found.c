@@ -223,3 +223,78 @@ TEST(fuzz_found_nested_kernel_link_first_event_not_an_edge)
 	close(kp[0]);
 	close(kp[1]);
 }
+
+/*
+ * Two levels over a kernel fd: once the middle instance's wait has
+ * reported the bottom one, the top one still finds the middle one ready
+ * (its item stays ready, level-triggered).  On uepoll the middle one's
+ * harvest takes the news from its kernel half, and the item it queues
+ * must wake the middle one's parents, as a callback's queueing does.
+ */
+TEST(fuzz_found_nested_kernel_ready_wakes_grandparent)
+{
+	int x = new_ep(), mid = new_ep(), top = new_ep();
+	int kefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ASSERT_GE(kefd, 0);
+	ADD(x, kefd, EPOLLIN, 1);
+	ADD(mid, x, EPOLLIN, 2);
+	ADD(top, mid, EPOLLIN, 3);
+	uint64_t one = 1;
+	ASSERT_EQ(write(kefd, &one, 8), 8);
+	struct epoll_event ev[4];
+	ASSERT_EQ(sys_epoll_wait(mid, ev, 4, 0), 1);
+	ASSERT_EQ(ev[0].data.u64, 2);
+	ASSERT_EQ(sys_epoll_wait(top, ev, 4, 0), 1);
+	ASSERT_EQ(ev[0].data.u64, 3);
+	sys_close(top);
+	sys_close(mid);
+	sys_close(x);
+	close(kefd);
+}
+
+/*
+ * Kernel epolls count in the nesting depth: a kernel epoll (holding a
+ * pipe) under four instances is one level too many, as it is under four
+ * kernel epolls.  On uepoll the depth check counts instances only, and
+ * the kernel's own check of the kernel halves' chain fails silently, at
+ * the link.
+ */
+TEST(fuzz_found_nested_kernel_epoll_counts_in_depth)
+{
+	OPEN("a kernel epoll in a kernel half does not count in the depth");
+	int kp[2], e[5];
+	ASSERT_OK(pipe2(kp, O_NONBLOCK | O_CLOEXEC));
+	int kep = epoll_create1(EPOLL_CLOEXEC);
+	ASSERT_GE(kep, 0);
+	struct epoll_event ev = {.events = EPOLLIN};
+	ASSERT_OK(epoll_ctl(kep, EPOLL_CTL_ADD, kp[0], &ev));
+	for (int i = 0; i < 5; i++)
+		e[i] = new_ep();
+	ADD(e[0], kep, EPOLLIN, 0);
+	ADD(e[1], e[0], EPOLLIN, 1);
+	ADD(e[2], e[1], EPOLLIN, 2);
+	ADD(e[3], e[2], EPOLLIN, 3);
+	ASSERT_ERRNO(sys_epoll_ctl(e[4], EPOLL_CTL_ADD, e[3], &ev), ELOOP);
+	for (int i = 0; i < 5; i++)
+		sys_close(e[i]);
+	close(kep);
+	close(kp[0]);
+	close(kp[1]);
+}
+
+/*
+ * A kernel fd that is no epoll, as the epfd, with a valid target: EINVAL.
+ * On uepoll an in-process target goes to the kernel with the kernel fd,
+ * and the kernel cannot name it: EBADF.
+ */
+TEST(fuzz_found_kernel_non_epoll_epfd_einval)
+{
+	OPEN("a kernel epfd with an in-process target gives EBADF");
+	int kp[2], efd = new_efd(0, EFD_NONBLOCK);
+	ASSERT_OK(pipe2(kp, O_NONBLOCK | O_CLOEXEC));
+	struct epoll_event ev = {.events = EPOLLIN};
+	ASSERT_ERRNO(sys_epoll_ctl(kp[0], EPOLL_CTL_ADD, efd, &ev), EINVAL);
+	sys_close(efd);
+	close(kp[0]);
+	close(kp[1]);
+}

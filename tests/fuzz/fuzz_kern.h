@@ -104,11 +104,23 @@ FZ_FN void fz_copy(struct fz_state *s, int d, int src, int kfd, int ufd)
 
 /*
  * An instance that takes kernel fds only is not offered a live other; nor
- * is a kernel fd that is no epoll (TODO).
+ * is a kernel fd that is no epoll (uepoll_ctl passes it to the kernel,
+ * which cannot name the other: EBADF where the kernel says EINVAL).
+ * Steered around (avoid_known): a kernel epoll into an instance named by
+ * its uepoll number, whose depth check does not count it (open,
+ * fuzz_found_nested_kernel_epoll_counts_in_depth).
  */
-FZ_FN bool fz_kdomain_skip(const struct fz_state *s, int e, int t)
+FZ_FN bool fz_kdomain_skip(struct fz_state *s, int e, int t)
 {
-	if (e < 0 || t < 0 || s->slot[t].ukern)
+	if (e < 0 || t < 0)
+		return false;
+	bool uinst = s->slot[e].kind == FZ_EPOLL && !s->slot[e].ukern;
+	if (s->avoid_known && uinst && s->slot[t].kind == FZ_EPOLL &&
+	    s->slot[t].ukern) {
+		s->n_known++;
+		return true;
+	}
+	if (s->slot[t].ukern)
 		return false;
 	if (s->slot[e].kind != FZ_EPOLL)
 		return s->slot[e].ukern;
