@@ -175,3 +175,14 @@ TEST(inet_shutdown_while_connecting_gives_up_the_connect)
 	ASSERT_OK(sys_close(c));
 	inet_hold_end(&h);
 }
+
+/* An iovec length past SSIZE_MAX: EINVAL on a TCP socket too. */
+TEST(inet_iov_len_past_ssize_max_is_einval)
+{
+	inet_begin();
+	int c, s;
+	inet_pair(&c, &s, NULL);
+	sk_iov_len_past_ssize_max_is_einval(c);
+	ASSERT_OK(sys_close(c));
+	ASSERT_OK(sys_close(s));
+}
