@@ -39,7 +39,6 @@ static inline void sk_iov_len_past_ssize_max_is_einval(int fd)
 	ASSERT_ERRNO(sys_writev(fd, late, 2), EINVAL);
 }
 
-
 static inline int sk_ep(void)
 {
 	int ep = sys_epoll_create1(0);
