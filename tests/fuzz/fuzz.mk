@@ -33,8 +33,15 @@ fuzz:
 		-timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_B)/artifacts/ \
 		$(FUZZ_B)/corpus tests/fuzz/corpus
 
+# In runs of FUZZ_CHUNK seeds per test (each test has its own time limit).
+FUZZ_CHUNK   ?= 5000
 fuzz-seeds: $(B)/t/unit
-	FUZZ_SEEDS=$(FUZZ_SEEDS) TEST_TIMEOUT=3600 $(B)/t/unit fuzz_diff
+	@n=$(FUZZ_SEEDS); base=$${FUZZ_BASE:-0}; while [ $$n -gt 0 ]; do \
+		c=$$(( n < $(FUZZ_CHUNK) ? n : $(FUZZ_CHUNK) )); \
+		echo "fuzz-seeds: $$c seeds from base $$base"; \
+		FUZZ_SEEDS=$$c FUZZ_BASE=$$base $(B)/t/unit fuzz_diff || exit 1; \
+		n=$$(( n - c )); base=$$(( base + c )); \
+	done
 
 # Replay and shrink one input: fuzz-replay -s SEED [LEN] | fuzz-replay FILE
 $(B)/t/fuzz-replay: tests/fuzz/fuzz_replay.c $(FUZZ_HDRS) $(B)/libuepoll.a

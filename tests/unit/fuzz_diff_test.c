@@ -22,7 +22,7 @@ static void fz_seeds(uint64_t base, long count, size_t len)
 	const char *one = getenv("FUZZ_SEED");
 	const char *n = getenv("FUZZ_SEEDS");
 	const char *from = getenv("FUZZ_BASE");
-	unsigned long tot[5] = {0};
+	unsigned long tot[7] = {0};
 	if (n)
 		count = atol(n);
 	if (from) /* longer runs: seeds beyond those of make test */
@@ -44,13 +44,17 @@ static void fz_seeds(uint64_t base, long count, size_t len)
 		tot[2] += fz_st.n_wait_ev;
 		tot[3] += fz_st.n_events;
 		tot[4] += fz_st.n_io_ok;
+		tot[5] += fz_st.n_unordered;
+		tot[6] += fz_st.n_known;
 		if (one)
 			break;
 	}
 	if (getenv("TEST_VERBOSE"))
 		printf("    %ld seeds: %lu ops, %lu ctl ok, %lu waits with "
-		       "events (%lu events), %lu reads/writes moved data\n",
-		       count, tot[0], tot[1], tot[2], tot[3], tot[4]);
+		       "events (%lu events, %lu compared as multisets), %lu "
+		       "reads/writes moved data, %lu ops steered\n",
+		       count, tot[0], tot[1], tot[2], tot[3], tot[5], tot[4],
+		       tot[6]);
 }
 
 /*
