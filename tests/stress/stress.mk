@@ -3,7 +3,8 @@
 # STRESS_HANG_MS (watchdog, 15000).
 STRESS_SECONDS ?= 30
 
-STRESS_SRC := tests/stress/stress.c tests/stress/stress_edges.c
+STRESS_SRC := tests/stress/stress.c tests/stress/stress_edges.c \
+	tests/stress/stress_kfd.c
 $(B)/t/stress: $(STRESS_SRC) tests/stress/stress.h $(B)/libuepoll.a include/uepoll.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iinclude -o $@ $(STRESS_SRC) $(B)/libuepoll.a $(LDLIBS)
