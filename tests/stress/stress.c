@@ -441,6 +441,35 @@ static void chaos_new(uint64_t *rs)
 	}
 }
 
+/*
+ * A pool entry for one operation.  A kernel fd is taken out of the pool
+ * meanwhile (*taken): closing a kernel fd that another thread is passing
+ * to a system call is the program's race, not the library's (TSan
+ * reports it), and its number could be reused under that thread by an
+ * fd another workload checks.  uepoll's own numbers stay shared: their
+ * close racing their use is the library's to get right.
+ */
+static int chaos_take(int slot, bool *taken)
+{
+	int fd = atomic_load(&pool[slot]);
+	*taken = false;
+	if (fd < 0 || fd >= UEPOLL_FD_BASE)
+		return fd;
+	if (!atomic_compare_exchange_strong(&pool[slot], &fd, -1))
+		return -1;
+	*taken = true;
+	return fd;
+}
+
+static void chaos_give(int slot, int fd, bool taken)
+{
+	if (!taken)
+		return;
+	int old = atomic_exchange(&pool[slot], fd);
+	if (old >= 0)
+		uepoll_close(old);
+}
+
 static void *chaos(void *arg)
 {
 	struct tstate *t = arg;
@@ -457,8 +486,10 @@ static void *chaos(void *arg)
 	struct epoll_event ev[16];
 	memset(buf, 'x', sizeof(buf));
 	while (!atomic_load(&stop)) {
-		int a = atomic_load(&pool[rnd(&rs) % POOL]);
-		int b = atomic_load(&pool[rnd(&rs) % POOL]);
+		int sa = (int)(rnd(&rs) % POOL), sb = (int)(rnd(&rs) % POOL);
+		bool ta, tb = false;
+		int a = chaos_take(sa, &ta);
+		int b = sb == sa ? a : chaos_take(sb, &tb);
 		uint64_t op = rnd(&rs) % 21;
 		if (a < 0 && op >= 2)
 			op = 0;
@@ -548,6 +579,8 @@ static void *chaos(void *arg)
 			break;
 		}
 		}
+		chaos_give(sa, a, ta);
+		chaos_give(sb, b, tb);
 		done(t);
 	}
 	return NULL;
