@@ -303,7 +303,11 @@ UEPOLL_API void uepoll_wake_up(struct uepoll_wait_queue *wq, uint32_t key);
  * no MSG_DONTWAIT) uepoll sleeps until poll() reports EPOLLIN (accept,
  * recvmsg), EPOLLOUT (sendmsg; a stream send goes on until all is sent),
  * or EPOLLOUT, EPOLLERR or EPOLLHUP (connect, while it answers
- * -EINPROGRESS or -EALREADY), and calls again.  accept creates the new
+ * -EINPROGRESS or -EALREADY), and calls again; in that call of connect,
+ * uepoll_connect_resumed(file) is true, so that an attempt given up
+ * meanwhile (a shutdown while connecting, which leaves the socket
+ * unconnected) answers the sleeper with its error, as Linux's sleeping
+ * connect does, where a fresh call starts anew.  accept creates the new
  * socket's descriptor itself, honouring SOCK_NONBLOCK and SOCK_CLOEXEC in
  * flags.  getname's peer is 0 (getsockname) or 1 (getpeername); it sets
  * *len to the full length, uepoll truncates the copy as the kernel does.
@@ -333,6 +337,10 @@ struct uepoll_socket_operations {
 UEPOLL_API int uepoll_socket_create(const struct uepoll_file_operations *fops,
                                     const struct uepoll_socket_operations *sops,
                                     void *private_data, int flags);
+
+/* Non-zero in a connect operation that a blocking connect on file calls again
+ * after its sleep (see above); 0 in any other call. */
+UEPOLL_API int uepoll_connect_resumed(const struct uepoll_file *file);
 
 /*
  * The kernel's sock_register(): from now on uepoll_socket(domain, ...)

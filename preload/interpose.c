@@ -2,7 +2,8 @@
  * The libc symbols libuepoll-preload.so exports (and nothing else: see
  * exports.map).  epoll_create1 creates a kernel epoll and a uepoll
  * instance on it; epoll_ctl and epoll_wait on such an fd go through
- * uepoll; close, dup2 and dup3 keep the table right; everything else
+ * uepoll; close, close_range, closefrom, dup2 and dup3 keep the table
+ * right; everything else
  * (fcntl, ioctl, poll, select, read...) is the kernel's, on a kernel
  * epoll.  Numbers >= UEPOLL_FD_BASE are never valid here: a program only
  * holds kernel fds, so uepoll's own numbers must not leak through.
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <linux/close_range.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -104,6 +106,31 @@ EXPORT int close(int fd)
 	return real.close(fd);
 }
 
+/*
+ * The entries go first (as in close), once the kernel would accept the
+ * call: it fails with EINVAL only for these arguments, and then closes
+ * nothing.  With CLOSE_RANGE_CLOEXEC nothing is closed until exec, which
+ * takes the table with it.
+ */
+EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	preload_real_init();
+	if (first <= last &&
+	    !(flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) &&
+	    !(flags & CLOSE_RANGE_CLOEXEC) && !preload_in_vfork_child())
+		table_forget_range(first, last);
+	return real.close_range(first, last, flags);
+}
+
+EXPORT void closefrom(int lowfd)
+{
+	preload_real_init();
+	/* glibc closes from 0 for a negative lowfd. */
+	if (!preload_in_vfork_child())
+		table_forget_range(lowfd < 0 ? 0 : (unsigned)lowfd, ~0U);
+	real.closefrom(lowfd);
+}
+
 /* dup2/dup3 onto an epoll fd of ours replace it: its instance goes. */
 static int dup_onto(int oldfd, int newfd, int flags, bool three)
 {
@@ -174,6 +201,8 @@ EXPORT long syscall(long nr, ...)
 		return dup2((int)a[0], (int)a[1]);
 	case SYS_dup3:
 		return dup3((int)a[0], (int)a[1], (int)a[2]);
+	case SYS_close_range:
+		return close_range((unsigned)a[0], (unsigned)a[1], (int)a[2]);
 	}
 	if (bad_sigset) {
 		errno = EINVAL;

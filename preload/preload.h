@@ -30,6 +30,8 @@ struct preload_real {
 	int (*close)(int fd);
 	int (*dup2)(int oldfd, int newfd);
 	int (*dup3)(int oldfd, int newfd, int flags);
+	int (*close_range)(unsigned first, unsigned last, int flags);
+	void (*closefrom)(int lowfd);
 	long (*syscall)(long nr, ...);
 };
 
@@ -43,6 +45,9 @@ int table_get(int fd);
 void table_set(int fd, int ufd);
 /* fd is closed or replaced: forget (and close) its instance, if any. */
 void table_forget(int fd);
+
+/* Every fd in [first, last] is about to be closed. */
+void table_forget_range(unsigned first, unsigned last);
 
 /*
  * Between vfork (or posix_spawn's clone) and exec the child runs on the

@@ -9,7 +9,7 @@ PRELOAD_SRC  := $(wildcard preload/*.c)
 PRELOAD_OBJ  := $(PRELOAD_SRC:%.c=$(B)/%.o)
 PRELOAD_SO   := $(B)/libuepoll-preload.so
 PRELOAD_WRAP := epoll_create1 epoll_ctl epoll_wait epoll_pwait epoll_pwait2 \
-	close dup2 dup3 syscall
+	close dup2 dup3 close_range closefrom syscall
 preload_comma := ,
 
 $(PRELOAD_OBJ): preload/preload.h

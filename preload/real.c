@@ -44,6 +44,8 @@ static void real_load(void)
 	real.close = next("close");
 	real.dup2 = next("dup2");
 	real.dup3 = next("dup3");
+	real.close_range = next("close_range");
+	real.closefrom = next("closefrom");
 	real.syscall = next("syscall");
 	atomic_store_explicit(&real_done, true, memory_order_release);
 }
@@ -66,6 +68,8 @@ int __wrap_epoll_pwait2(int epfd, struct epoll_event *evs, int max,
 int __wrap_close(int fd);
 int __wrap_dup2(int oldfd, int newfd);
 int __wrap_dup3(int oldfd, int newfd, int flags);
+int __wrap_close_range(unsigned first, unsigned last, int flags);
+void __wrap_closefrom(int lowfd);
 long __wrap_syscall(long nr, ...);
 
 int __wrap_epoll_create1(int flags)
@@ -117,6 +121,18 @@ int __wrap_dup3(int oldfd, int newfd, int flags)
 {
 	preload_real_init();
 	return real.dup3(oldfd, newfd, flags);
+}
+
+int __wrap_close_range(unsigned first, unsigned last, int flags)
+{
+	preload_real_init();
+	return real.close_range(first, last, flags);
+}
+
+void __wrap_closefrom(int lowfd)
+{
+	preload_real_init();
+	real.closefrom(lowfd);
 }
 
 long __wrap_syscall(long nr, ...)

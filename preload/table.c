@@ -8,10 +8,13 @@
  * instance's uepoll descriptor.
  *
  * Lock-free lookups: two levels of atomic ints (chunks allocated once,
- * published with release; lookups acquire).  A number closed behind our
- * back (close_range, closefrom) keeps a stale entry until it is closed
- * again or a new epoll gets it; meanwhile calls through the entry reach
- * the kernel on whatever the number now is, and get its answer.
+ * published with release; lookups acquire).  Entries go before the
+ * kernel closes their number (close, close_range, closefrom), so a new
+ * epoll that gets the number at once is never forgotten.  A number closed
+ * where the preload cannot see it (a system call without libc) keeps a
+ * stale entry until it is closed again or a new epoll gets it; meanwhile
+ * calls through the entry reach the kernel on whatever the number now
+ * is, and get its answer.
  *
  * fork: the child has a copy of the table and of the instances, and the
  * kernel halves are shared, as Linux shares an epoll across fork.
@@ -76,6 +79,20 @@ void table_forget(int fd)
 	                  : 0;
 	if (old > 0)
 		uepoll_close(old);
+}
+
+void table_forget_range(unsigned first, unsigned last)
+{
+	for (unsigned c = first / CHUNK; c < NCHUNKS && c <= last / CHUNK;
+	     c++) {
+		if (!atomic_load_explicit(&chunks[c], memory_order_acquire))
+			continue;
+		unsigned lo = c == first / CHUNK ? first % CHUNK : 0;
+		unsigned hi = c == last / CHUNK ? last % CHUNK : CHUNK - 1;
+		for (unsigned i = lo; i <= hi; i++)
+			if (table_get((int)(c * CHUNK + i)))
+				table_forget((int)(c * CHUNK + i));
+	}
 }
 
 /* ---- vfork ---- */

@@ -123,10 +123,11 @@ UEPOLL_API int uepoll_fstat(int fd, struct stat *st)
 /* ---- readv, writev ---- */
 
 /*
- * import_iovec's checks: the count, the array, each length (negative as a
- * ssize_t: EINVAL; beyond user space: EFAULT).  The total is capped at
- * MAX_RW_COUNT as the kernel truncates it.  NULL with a length faults
- * here, where the kernel would fault copying it.
+ * import_iovec's checks, in its order: the count, the array, every
+ * length (negative as a ssize_t: EINVAL), then each buffer (beyond user
+ * space: EFAULT).  The total is capped at MAX_RW_COUNT as the kernel
+ * truncates it.  NULL with a length faults here, where the kernel would
+ * fault copying it.
  */
 static ssize_t iov_total(const struct iovec *iov, int iovcnt)
 {
@@ -134,11 +135,12 @@ static ssize_t iov_total(const struct iovec *iov, int iovcnt)
 		return -EINVAL;
 	if (iovcnt && uep_copy_faults(iov, (size_t)iovcnt * sizeof(*iov)))
 		return -EFAULT;
+	for (int i = 0; i < iovcnt; i++)
+		if ((ssize_t)iov[i].iov_len < 0)
+			return -EINVAL;
 	size_t total = 0;
 	for (int i = 0; i < iovcnt; i++) {
 		size_t len = iov[i].iov_len;
-		if ((ssize_t)len < 0)
-			return -EINVAL;
 		if (len > MAX_RW_COUNT - total)
 			len = MAX_RW_COUNT - total;
 		if (len && uep_copy_faults(iov[i].iov_base, len))

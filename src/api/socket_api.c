@@ -284,8 +284,10 @@ UEPOLL_API int uepoll_setsockopt(int fd, int level, int name, const void *val,
 /* ---- data ---- */
 
 /*
- * import_iovec's checks: -EMSGSIZE past IOV_MAX, -EFAULT for a missing
- * iovec or (bases: a send, which reads them all first) a missing buffer.
+ * import_iovec's checks, in its order: -EMSGSIZE past IOV_MAX, -EFAULT
+ * for a missing iovec, -EINVAL for any length past SSIZE_MAX, then
+ * (bases: a send, which reads them all first) -EFAULT for a missing
+ * buffer.
  */
 static int msg_iov_check(const struct msghdr *msg, bool bases)
 {
@@ -293,6 +295,9 @@ static int msg_iov_check(const struct msghdr *msg, bool bases)
 		return -EMSGSIZE;
 	if (msg->msg_iovlen && !msg->msg_iov)
 		return -EFAULT;
+	for (size_t i = 0; i < msg->msg_iovlen; i++)
+		if ((ssize_t)msg->msg_iov[i].iov_len < 0)
+			return -EINVAL;
 	for (size_t i = 0; bases && i < msg->msg_iovlen; i++)
 		if (!msg->msg_iov[i].iov_base && msg->msg_iov[i].iov_len)
 			return -EFAULT;

@@ -98,18 +98,34 @@ static bool nonblock(struct uepoll_file *f, int flags)
 }
 
 /*
+ * The file whose connect operation this thread's blocking connect calls
+ * again after a sleep, for the length of that call (NULL otherwise).  A
+ * signal handler's connect in between asks about its own file.
+ */
+static __thread const struct uepoll_file *connect_resumed;
+
+UEPOLL_API int uepoll_connect_resumed(const struct uepoll_file *file)
+{
+	return file && connect_resumed == file;
+}
+
+/*
  * As inet_stream_connect: a blocking connect sleeps until the connection
  * is out of SYN_SENT (OUT, ERR or HUP) and asks again, and the operation
  * then answers how it ended (0 or the error), as it answers a second call
- * on a non-blocking socket.
+ * on a non-blocking socket, or, if the attempt was given up meanwhile,
+ * with that (uepoll_connect_resumed).
  */
 int uep_usock_connect(struct uepoll_file *f, const struct sockaddr *addr,
                       socklen_t len)
 {
 	if (!f->f_sop->connect)
 		return -EOPNOTSUPP;
-	for (;;) {
+	for (bool slept = false;; slept = true) {
+		const struct uepoll_file *outer = connect_resumed;
+		connect_resumed = slept ? f : NULL;
 		int r = f->f_sop->connect(f, addr, len);
+		connect_resumed = outer;
 		if ((r != -EINPROGRESS && r != -EALREADY) ||
 		    uep_file_nonblock(f))
 			return r;

@@ -5,7 +5,10 @@
  * When the wake-ups happen, as in the kernel:
  *   - The timer function (run by the timer service, timer.c) adds one
  *     tick, sets expired, and wakes the queue with EPOLLIN.  It never
- *     re-arms the timer, even a periodic one.
+ *     re-arms the timer, even a periodic one.  When the service is late
+ *     (a busy thread, not a hardware interrupt), read, gettime and
+ *     settime do the same first, where the kernel's timer would already
+ *     have fired (timerfd_catch_up; settime only needs the next deadline).
  *   - A periodic timer is re-armed by the next read (or gettime): the
  *     deadline moves forward past now by whole intervals, and the
  *     intervals skipped are added to the count (overrun counting).  So a
@@ -55,6 +58,7 @@ struct timerfd_ctx {
 	int64_t tintv;   /* interval in ns; 0 = one-shot */
 	uint64_t ticks;  /* expirations not read yet */
 	bool expired;    /* fired and not re-armed yet */
+	bool pending;    /* armed in the service, not fired yet */
 	int clockid;
 	/* following the clock: under wqh.lock */
 	bool follow;           /* the deadline moves with the clock */
@@ -128,6 +132,32 @@ static uint64_t timerfd_forward(struct timerfd_ctx *ctx, int64_t now)
 	return orun;
 }
 
+/* The timer service's function (timerfd_tmrproc).  wqh.lock held. */
+static void timerfd_expire(struct timerfd_ctx *ctx)
+{
+	ctx->pending = false;
+	ctx->expired = true;
+	ctx->ticks++;
+	uep_wake_up_locked(&ctx->wqh, EPOLLIN, 1);
+}
+
+/*
+ * A deadline the service thread has not served yet (it is busy running
+ * another timer's function, or not scheduled): the kernel's hrtimer would
+ * have fired at the deadline, so read and gettime, which look at the
+ * timer's state, fire it first.  The service's own firing is then
+ * stale: cancelled here (its sequence number moves), and a periodic timer
+ * is re-armed by the caller's re-arm.
+ * Must be called with ctx->wqh.lock held.
+ */
+static void timerfd_catch_up(struct timerfd_ctx *ctx)
+{
+	if (!ctx->pending || uep_timer_now() < ctx->expires)
+		return;
+	uep_timer_cancel(&ctx->t);
+	timerfd_expire(ctx);
+}
+
 /*
  * The kernel's "expired && interval" re-arm, done by read and gettime:
  * add the skipped intervals to ticks and start the next period.
@@ -140,7 +170,7 @@ static void timerfd_rearm(struct timerfd_ctx *ctx)
 	ctx->ticks += timerfd_forward(ctx, uep_timer_now()) - 1;
 	ctx->expired = false;
 	/* The service thread exists: it has just fired this timer. */
-	uep_timer_start(&ctx->t, ctx->expires);
+	ctx->pending = uep_timer_start(&ctx->t, ctx->expires) == 0;
 }
 
 /* Must be called with ctx->wqh.lock held. */
@@ -150,17 +180,13 @@ static int64_t timerfd_remaining(struct timerfd_ctx *ctx)
 	return rem < 0 ? 0 : rem;
 }
 
-/* The timer service's function (timerfd_tmrproc). */
 static void timerfd_fire(struct uep_timer *t, uint64_t seq)
 {
 	struct timerfd_ctx *ctx = uep_container_of(t, struct timerfd_ctx, t);
 	uep_wq_lock(&ctx->wqh);
-	/* Re-armed or cancelled since the service took it: not ours. */
-	if (seq == uep_timer_seq(t)) {
-		ctx->expired = true;
-		ctx->ticks++;
-		uep_wake_up_locked(&ctx->wqh, EPOLLIN, 1);
-	}
+	/* Re-armed, cancelled or caught up since the service took it. */
+	if (seq == uep_timer_seq(t))
+		timerfd_expire(ctx);
 	uep_wq_unlock(&ctx->wqh);
 }
 
@@ -181,6 +207,7 @@ static ssize_t timerfd_read(struct uepoll_file *f, void *buf, size_t n)
 	if (n < sizeof(uint64_t))
 		return -EINVAL;
 	uep_wq_lock(&ctx->wqh);
+	timerfd_catch_up(ctx);
 	if (!ctx->ticks) {
 		uep_wq_unlock(&ctx->wqh);
 		return -EAGAIN;
@@ -223,7 +250,9 @@ static void timerfd_clock_changed(void)
 			ctx->offs = offs;
 			if (ctx->follow && ctx->expires) {
 				ctx->expires = add_sat(ctx->expires, -d);
-				if (!ctx->expired)
+				/* Only an armed timer goes back in the queue:
+				 * one that fired waits for its read. */
+				if (ctx->pending)
 					uep_timer_start(&ctx->t, ctx->expires);
 			}
 			if (ctx->might_cancel && !ctx->canceled) {
@@ -332,9 +361,13 @@ int uep_timerfd_settime(struct uepoll_file *f, int flags,
 		uep_timer_watch_clock(timerfd_clock_changed);
 	uep_wq_lock(&ctx->wqh);
 	uep_timer_cancel(&ctx->t);
+	ctx->pending = false;
 	if (old_value) {
-		if (ctx->expired && ctx->tintv)
-			timerfd_forward(ctx, uep_timer_now());
+		/* Fired, or due (a late service: timerfd_catch_up). */
+		int64_t now = uep_timer_now();
+		if (ctx->tintv && ctx->expires &&
+		    (ctx->expired || now >= ctx->expires))
+			timerfd_forward(ctx, now);
 		old_value->it_value = ns_to_ts(timerfd_remaining(ctx));
 		old_value->it_interval = ns_to_ts(ctx->tintv);
 	}
@@ -356,6 +389,7 @@ int uep_timerfd_settime(struct uepoll_file *f, int flags,
 		r = uep_timer_start(&ctx->t, ctx->expires);
 		if (r < 0)
 			ctx->expires = 0;
+		ctx->pending = r == 0;
 	}
 	uep_wq_unlock(&ctx->wqh);
 	return r;
@@ -367,6 +401,7 @@ int uep_timerfd_gettime(struct uepoll_file *f, struct itimerspec *cur)
 		return -EINVAL;
 	struct timerfd_ctx *ctx = f->private_data;
 	uep_wq_lock(&ctx->wqh);
+	timerfd_catch_up(ctx);
 	timerfd_rearm(ctx);
 	cur->it_value = ns_to_ts(timerfd_remaining(ctx));
 	cur->it_interval = ns_to_ts(ctx->tintv);

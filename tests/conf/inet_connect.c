@@ -175,3 +175,54 @@ TEST(inet_shutdown_while_connecting_gives_up_the_connect)
 	ASSERT_OK(sys_close(c));
 	inet_hold_end(&h);
 }
+
+struct blocked_connect {
+	int fd, r, err;
+	struct sockaddr_in a;
+};
+
+static void *blocked_connect_fn(void *arg)
+{
+	struct blocked_connect *b = arg;
+	b->r = CONNECT(b->fd, &b->a);
+	b->err = errno;
+	return NULL;
+}
+
+/*
+ * A shutdown while another thread sleeps in a blocking connect ends that
+ * connect with ECONNRESET (inet_wait_for_connect finds TCP_CLOSE): the
+ * sleeper must not start a new connection.  The next connect does.
+ */
+TEST(inet_shutdown_wakes_blocked_connect_with_econnreset)
+{
+	inet_begin();
+	struct inet_hold h;
+	struct blocked_connect b = {.r = 1};
+	inet_hold(&h, &b.a);
+	b.fd = sys_socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_GE(b.fd, 0);
+	pthread_t t;
+	ASSERT_EQ(pthread_create(&t, NULL, blocked_connect_fn, &b), 0);
+	sleep_ms(100); /* long enough to be asleep; a late start fails too */
+	ASSERT_OK(sys_shutdown(b.fd, SHUT_RDWR));
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	ASSERT_EQ(b.r, -1);
+	ASSERT_EQ(b.err, ECONNRESET);
+	ASSERT_EQ(so_error(b.fd), 0); /* taken by the connect */
+	inet_unhold(&h);
+	ASSERT_OK(CONNECT(b.fd, &b.a));
+	ASSERT_OK(sys_close(b.fd));
+	inet_hold_end(&h);
+}
+
+/* An iovec length past SSIZE_MAX: EINVAL on a TCP socket too. */
+TEST(inet_iov_len_past_ssize_max_is_einval)
+{
+	inet_begin();
+	int c, s;
+	inet_pair(&c, &s, NULL);
+	sk_iov_len_past_ssize_max_is_einval(c);
+	ASSERT_OK(sys_close(c));
+	ASSERT_OK(sys_close(s));
+}

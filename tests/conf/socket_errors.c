@@ -267,3 +267,13 @@ TEST(sock_err_stream_peer_closed)
 	ASSERT_ERRNO(sys_recv(sv[0], b, 4, 0), ECONNRESET);
 	ASSERT_EQ(sys_recv(sv[0], b, 4, 0), 0);
 }
+
+/* An iovec length past SSIZE_MAX (socket_util.h). */
+TEST(sock_err_iov_len_past_ssize_max)
+{
+	int sv[2];
+	sk_pair(SOCK_STREAM, sv);
+	sk_iov_len_past_ssize_max_is_einval(sv[0]);
+	sk_pair(SOCK_DGRAM, sv);
+	sk_iov_len_past_ssize_max_is_einval(sv[0]);
+}

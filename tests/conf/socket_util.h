@@ -4,6 +4,7 @@
 
 #include "sys.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -15,6 +16,27 @@ static inline void sk_pair(int type, int sv[2])
 {
 	sv[0] = sv[1] = -1;
 	ASSERT_OK(sys_socketpair(AF_UNIX, type, 0, sv));
+}
+
+/*
+ * An iovec length past SSIZE_MAX is EINVAL, found while the iovec is
+ * read, before any buffer is looked at (a NULL one too) and before the
+ * socket's state matters.
+ */
+static inline void sk_iov_len_past_ssize_max_is_einval(int fd)
+{
+	char c = 'x';
+	struct iovec iov[2] = {{&c, 1}, {NULL, (size_t)SSIZE_MAX + 1}};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+	ASSERT_ERRNO(sys_sendmsg(fd, &msg, MSG_DONTWAIT), EINVAL);
+	ASSERT_ERRNO(sys_recvmsg(fd, &msg, MSG_DONTWAIT), EINVAL);
+	ASSERT_ERRNO(sys_writev(fd, iov, 2), EINVAL);
+	ASSERT_ERRNO(sys_readv(fd, iov, 2), EINVAL);
+	/* Every length is checked before the first buffer. */
+	struct iovec late[2] = {{NULL, 1}, {&c, (size_t)SSIZE_MAX + 1}};
+	msg.msg_iov = late;
+	ASSERT_ERRNO(sys_sendmsg(fd, &msg, MSG_DONTWAIT), EINVAL);
+	ASSERT_ERRNO(sys_writev(fd, late, 2), EINVAL);
 }
 
 static inline int sk_ep(void)

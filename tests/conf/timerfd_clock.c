@@ -193,6 +193,26 @@ TEST(timerfd_realtime_abs_step_back_delays)
 	ASSERT_OK(sys_close(abs));
 }
 
+/*
+ * An absolute timer that fired and was read is no longer armed: a step of
+ * the clock moves nothing back into the queue, so it never fires again.
+ */
+TEST(timerfd_realtime_abs_fired_and_read_stays_quiet_after_step)
+{
+	int abs = realtime_timer(0, TFD_TIMER_ABSTIME);
+	ASSERT_TRUE(readable_within(abs, 2000));
+	ASSERT_EQ(read_u64(abs), 1);
+	clock_step_begin(STEP_S);
+	bool fired = readable_within(abs, 200);
+	clock_step_end();
+	bool fired_after = readable_within(abs, 200);
+	ASSERT_FALSE(fired);
+	ASSERT_FALSE(fired_after);
+	uint64_t v;
+	ASSERT_ERRNO(sys_read(abs, &v, sizeof(v)), EAGAIN);
+	ASSERT_OK(sys_close(abs));
+}
+
 TEST(timerfd_cancel_on_set_ecanceled)
 {
 	int c = realtime_timer(STEP_S * 24,

@@ -3,15 +3,19 @@
  * edge-triggered mistake: it reads one byte of two and waits again, so the
  * wait times out with data in the pipe.  With the argument "right" it
  * reads until EAGAIN instead.  With a second argument "open" it exits
- * with its epoll fd open.  tests/preload/diag_run runs it under
+ * with its epoll fd open; with "closefrom" or "close_range" it closes
+ * its descriptors that way instead of one by one ("cloexec_range" only
+ * marks them close-on-exec).  tests/preload/diag_run
+ * runs it under
  * tools/uepoll-run with UEPOLL_DIAG=1 and expects one report, or none,
- * and with "open" the summary of the instance at exit.
+ * and with "open" (only) the summary of the instance at exit.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <linux/close_range.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
@@ -39,8 +43,19 @@ int main(int argc, char **argv)
 	int n = epoll_wait(ep, &out, 1, 20);
 	printf("second wait: %d event(s)%s\n", n,
 	       right || n ? "" : " (one byte is still in the pipe)");
-	if (argc > 2 && !strcmp(argv[2], "open"))
+	const char *end = argc > 2 ? argv[2] : "";
+	if (!strcmp(end, "open"))
 		return 0;
+	int low = ep < p[0] ? ep : p[0];
+	if (!strcmp(end, "closefrom")) {
+		closefrom(low);
+		return 0;
+	}
+	if (!strcmp(end, "close_range"))
+		return close_range((unsigned)low, ~0U, 0) ? 1 : 0;
+	if (!strcmp(end, "cloexec_range"))
+		return close_range((unsigned)low, ~0U, CLOSE_RANGE_CLOEXEC) ? 1
+		                                                            : 0;
 	close(p[0]);
 	close(p[1]);
 	close(ep);

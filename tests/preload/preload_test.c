@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -393,6 +394,54 @@ static void t_calls_reach_preload(void)
 	      strstr(c.dli_fname, "uepoll-preload"));
 }
 
+/* An epoll with one readable pipe; the pipe's ends in p. */
+static int ready_epoll(int p[2])
+{
+	int ep = epoll_create1(0);
+	if (ep < 0 || pipe2(p, O_NONBLOCK) || add(ep, p[0], EPOLLIN, 7) ||
+	    write(p[1], "x", 1) != 1)
+		return -1;
+	return ep;
+}
+
+/*
+ * close_range and closefrom close epoll fds too; the numbers they free
+ * serve new epolls at once.  A failed call, or CLOSE_RANGE_CLOEXEC,
+ * leaves the epoll working.
+ */
+static void t_close_range(void)
+{
+	int p[2], q[2], ep = ready_epoll(p);
+	CHECK(ep >= 0);
+	CHECK_ERR(close_range((unsigned)ep, (unsigned)ep, 0x1000), EINVAL);
+	CHECK_ERR(close_range((unsigned)ep + 1, (unsigned)ep, 0), EINVAL);
+	CHECK(close_range((unsigned)ep, (unsigned)ep, CLOSE_RANGE_CLOEXEC) ==
+	      0);
+	CHECK(fcntl(ep, F_GETFD) == FD_CLOEXEC);
+	CHECK(wait_n(ep, 0) == 1);
+	CHECK(close_range((unsigned)ep, (unsigned)ep, 0) == 0);
+	CHECK_ERR(wait_n(ep, 0), EBADF);
+	int again = ready_epoll(q);
+	CHECK(again == ep); /* the lowest free number */
+	CHECK(wait_n(again, 0) == 1);
+	CHECK(syscall(SYS_close_range, again, again, 0) == 0);
+	CHECK_ERR(wait_n(again, 0), EBADF);
+	for (int i = 0; i < 2; i++)
+		close(p[i]), close(q[i]);
+	/* closefrom: the epoll at the top goes, the ones below stay. */
+	int low = ready_epoll(p), high = epoll_create1(0);
+	CHECK(low >= 0 && high > p[1]);
+	closefrom(high);
+	CHECK_ERR(wait_n(high, 0), EBADF);
+	CHECK(wait_n(low, 0) == 1);
+	int next = ready_epoll(q);
+	CHECK(next == high && wait_n(next, 0) == 1);
+	close(next);
+	close(low);
+	for (int i = 0; i < 2; i++)
+		close(p[i]), close(q[i]);
+}
+
 /* Raw syscall() reaches the same instances. */
 static void t_raw_syscall(void)
 {
@@ -534,6 +583,7 @@ static const struct {
         {"close_target", t_close_target},
         {"fork", t_fork},
         {"raw_syscall", t_raw_syscall},
+        {"close_range", t_close_range},
         {"threads", t_threads},
         {"wait_ctl_race_close", t_wait_ctl_race_close},
         {"vfork", t_vfork},

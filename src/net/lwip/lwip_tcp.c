@@ -350,6 +350,18 @@ static int tcp_connect_(struct uepoll_file *f, const struct sockaddr *a,
 		r = connect_again(sk);
 		goto out;
 	}
+	if (sk->ss == LSK_SS_UNCONNECTED && uepoll_connect_resumed(f)) {
+		/*
+		 * This thread slept on an attempt that a shutdown gave up
+		 * (or that another caller was answered about): as
+		 * inet_wait_for_connect finding TCP_CLOSE, its error, taken.
+		 */
+		pthread_mutex_lock(&sk->lock);
+		r = sk->err ? -sk->err : -ECONNABORTED;
+		sk->err = 0;
+		pthread_mutex_unlock(&sk->lock);
+		goto out;
+	}
 	/* Connected, or a listener: only a fresh or failed socket connects. */
 	if (sk->ss == LSK_SS_CONNECTED || sk->state == LSK_LISTEN ||
 	    sk->state == LSK_CONNECTED) {
