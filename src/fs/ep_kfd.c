@@ -264,12 +264,15 @@ bool uep_ep_kfd_own(struct uep_eventpoll *ep, uint64_t data)
  * the ready list (kfd_sleeper_returns_lt_event_another_thread_harvested).
  * So it is drained only when no such sleeper is out (ep->kpicked), under
  * ep->lock, which the wakers hold to pick and write.  The last picked
- * sleeper back, or the next sleep, which returns at once, drains it.
+ * sleeper back, or the next sleep, which returns at once, drains it.  A
+ * forked child never drains it, not even before its first sleep closes
+ * its copy: the eventfd, and the wake-ups in it, are the parent's
+ * (kfd_forked_child_harvest_leaves_parent_sleeper_its_wakeup).
  */
 static void kfd_wake_drain(struct uep_eventpoll *ep)
 {
 	uep_mutex_lock(&ep->lock);
-	if (!ep->kpicked)
+	if (!ep->kpicked && ep->wfd_pid == uep_kfd_pid())
 		uep_kfd_wake_drain(ep->wfd);
 	uep_mutex_unlock(&ep->lock);
 }
