@@ -395,7 +395,8 @@ static void *del_waiter(void *arg)
 
 /* ---- chaos ---- */
 
-static _Atomic int pool[POOL]; /* descriptors, -1 for none */
+static _Atomic int pool[POOL];      /* descriptors, -1 for none */
+static _Atomic uint64_t chaos_kfds; /* kernel pipes and eventfds made */
 
 static void chaos_new(uint64_t *rs)
 {
@@ -431,6 +432,8 @@ static void chaos_new(uint64_t *rs)
 		                 EFD_NONBLOCK | EFD_CLOEXEC);
 		break;
 	}
+	if (fds[0] >= 0 && fds[0] < UEPOLL_FD_BASE)
+		atomic_fetch_add(&chaos_kfds, 1);
 	for (int k = 0; k < 2; k++) {
 		if (fds[k] < 0)
 			continue;
@@ -769,10 +772,12 @@ int main(void)
 	kfd_fds_check();
 	printf("stress: ok: %.1f s, %d threads, %llu ops (%.0f ops/s), "
 	       "%llu checked wake-ups (%.0f/s; %llu in groups with kernel "
-	       "fds), %llu DEL/MOD stamps, 0 failures\n",
+	       "fds), %llu DEL/MOD stamps, %llu kernel pipes and eventfds "
+	       "in the chaos pool, 0 failures\n",
 	       secs, nthreads, (unsigned long long)total, (double)total / secs,
 	       (unsigned long long)writes, (double)writes / secs,
 	       (unsigned long long)kwrites,
-	       (unsigned long long)atomic_load(&dseq));
+	       (unsigned long long)atomic_load(&dseq),
+	       (unsigned long long)atomic_load(&chaos_kfds));
 	return 0;
 }

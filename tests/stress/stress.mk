@@ -1,4 +1,6 @@
 # Stress (issue 6): make stress [STRESS_SECONDS=30] [BUILD=asan|tsan].
+# The workloads: the header comments of stress.c, stress_edges.c and
+# stress_kfd.c (the kernel half).
 # Other knobs (environment): STRESS_BOUND_MS (lost wake-up bound, 2000),
 # STRESS_HANG_MS (watchdog, 15000).
 STRESS_SECONDS ?= 30
