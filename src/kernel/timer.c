@@ -415,7 +415,8 @@ void uep_timer_fork_parent(void)
 void uep_timer_fork_child(void)
 {
 	cw_atfork_child();
-	pthread_mutex_init(&svc.lock, NULL);
+	/* svc.lock is this thread's since the prepare, in the child too:
+	 * released, not re-initialised (TSan then sees it held forever). */
 	svc_init_conds();
 	svc.forking = false;
 	svc.started = false;
@@ -423,9 +424,7 @@ void uep_timer_fork_child(void)
 	svc.running = NULL;
 	svc.done_waiters = 0;
 	/* The child's copies of armed timers fire in the child too. */
-	if (svc.armed) {
-		pthread_mutex_lock(&svc.lock);
+	if (svc.armed)
 		svc_start_thread();
-		pthread_mutex_unlock(&svc.lock);
-	}
+	pthread_mutex_unlock(&svc.lock);
 }
