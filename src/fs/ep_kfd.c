@@ -296,6 +296,28 @@ bool uep_ep_kfd_own(struct uep_eventpoll *ep, uint64_t data)
 	return false;
 }
 
+/*
+ * The wake eventfd is one for all of ep's sleepers, and any harvest of the
+ * kernel half sees it.  A sleeper a waker picked (off ep->wq, its wake-up
+ * written here) that has not come back from epoll_pwait2 yet needs it
+ * readable: drained now, the kernel would put that sleeper back to sleep,
+ * and with ep->wq empty no later wake-up would come for what is left on
+ * the ready list (kfd_sleeper_returns_lt_event_another_thread_harvested).
+ * So it is drained only when no such sleeper is out (ep->kpicked), under
+ * ep->lock, which the wakers hold to pick and write.  The last picked
+ * sleeper back, or the next sleep, which returns at once, drains it.  A
+ * forked child never drains it, not even before its first sleep closes
+ * its copy: the eventfd, and the wake-ups in it, are the parent's
+ * (kfd_forked_child_harvest_leaves_parent_sleeper_its_wakeup).
+ */
+static void kfd_wake_drain(struct uep_eventpoll *ep)
+{
+	uep_mutex_lock(&ep->lock);
+	if (!ep->kpicked && ep->wfd_pid == uep_kfd_pid())
+		uep_kfd_wake_drain(ep->wfd);
+	uep_mutex_unlock(&ep->lock);
+}
+
 int uep_ep_kfd_filter(struct uep_eventpoll *ep, struct epoll_event *events,
                       int n)
 {
@@ -307,7 +329,7 @@ int uep_ep_kfd_filter(struct uep_eventpoll *ep, struct epoll_event *events,
 		if (ep->wfd != -1 && events[i].data.u64 == self) {
 			/* A forked child leaves the parent's wake-up to it. */
 			if (ep->wfd >= 0)
-				uep_kfd_wake_drain(ep->wfd);
+				kfd_wake_drain(ep);
 			continue;
 		}
 		if (ep->nknested && kfd_token(ep, events[i].data.u64))

@@ -17,6 +17,9 @@
 struct ep_waiter {
 	struct uep_wait_entry wait;
 	struct uep_waiter w;
+	struct uep_eventpoll *ep;
+	bool in_kfd; /* sleeps in the kernel half, woken by ep->wfd */
+	bool picked; /* counted in ep->kpicked; under ep->lock */
 };
 
 /*
@@ -127,7 +130,13 @@ static int ep_autoremove_wake(struct uep_wait_entry *wait, uint32_t key)
 	struct ep_waiter *w = uep_container_of(wait, struct ep_waiter, wait);
 	(void)key;
 	uep_list_del_init(&wait->link);
-	return uep_waiter_wake(&w->w); /* 0: a thread the fork left behind */
+	bool woken = uep_waiter_wake(&w->w); /* no: the fork left it behind */
+	/* Under ep->lock, as the count's drop (ep_poll_sleep). */
+	if (woken && w->in_kfd && !w->picked) {
+		w->picked = true;
+		w->ep->kpicked++;
+	}
+	return woken;
 }
 
 /*
@@ -169,6 +178,9 @@ ep_poll_sleep(struct uep_eventpoll *ep, struct epoll_event *events,
 		}
 		w.wait.func = ep_autoremove_wake;
 		w.wait.flags = UEP_WQ_EXCLUSIVE;
+		w.ep = ep;
+		w.in_kfd = in_kfd;
+		w.picked = false;
 		uep_mutex_lock(&ep->lock);
 		eavail = ep_events_available(ep);
 		/* Pairs with kfd_publish (ep_kfd.c): both under ep->lock. */
@@ -230,6 +242,10 @@ ep_poll_sleep(struct uep_eventpoll *ep, struct epoll_event *events,
 			uep_mutex_lock(&ep->lock);
 			if (uep_list_linked(&w.wait.link))
 				uep_list_del_init(&w.wait.link);
+			/* Back from the sleep the wake eventfd was written
+			 * for: others may drain it now (uep_ep_kfd_filter). */
+			if (w.picked)
+				ep->kpicked--;
 			eavail = ep_events_available(ep);
 			ep->spin_wakes += spun;
 			ep->spurious += !r && !eavail && !got;

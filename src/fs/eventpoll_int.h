@@ -71,6 +71,8 @@ struct uep_eventpoll {
 	bool kfd_owned; /* closed with the instance (the preload's is not) */
 	int wfd; /* the wake eventfd in kfd, -1 none, WFD_FOREIGN: a parent's */
 	int wfd_pid; /* the process that made kfd (a forked child: ppoll) */
+	unsigned kpicked; /* sleepers in kfd a waker picked, not back yet:
+	                     under lock (ep_wait.c, ep_kfd_filter) */
 	/* The preload's: kernel fds only, sleeps in kfd; cleared (under
 	 * mtx) by its first in-process item, with the fast path of fast_fd,
 	 * its descriptor (ep_kfd.c). */

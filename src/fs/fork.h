@@ -2,7 +2,8 @@
  * fork() in library mode: pthread_atfork handlers that hold the library's
  * global locks across the fork (so the child finds them free) and give the
  * child's thread its own per-thread state.  What a child may do is in
- * uepoll.h ("fork"); the timer service has its own handlers (timer.c).
+ * uepoll.h ("fork").  The timer service's handlers (kernel/timer.c) run
+ * inside these: its lock is the innermost.
  */
 #ifndef UEP_FORK_H
 #define UEP_FORK_H

@@ -85,14 +85,9 @@ static void svc_init_conds(void)
 	pthread_cond_init(&svc.done, NULL);
 }
 
-static void atfork_prepare(void);
-static void atfork_parent(void);
-static void atfork_child(void);
-
 static void svc_init(void)
 {
 	svc_init_conds();
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
 int64_t uep_timer_now(void)
@@ -365,7 +360,7 @@ static int cw_start(void)
 int uep_timer_watch_clock(void (*fn)(void))
 {
 	int r = 0;
-	pthread_once(&svc_once, svc_init); /* the fork handlers */
+	pthread_once(&svc_once, svc_init);
 	pthread_mutex_lock(&cw.lock);
 	if (cw.fd < 0) {
 		cw.fn = fn;
@@ -392,10 +387,14 @@ static void cw_atfork_child(void)
  * Hold svc.lock across fork() at a moment when no function runs.  The
  * wait releases the lock, so an owner that arms a timer while holding the
  * lock the running function needs can finish, and no function starts
- * while forking is set.
+ * while forking is set.  fs/fork.c calls these three, the prepare last
+ * and the others first: svc.lock is the innermost lock, and an owner arms
+ * under its own lock, which a thread holding a global lock of the
+ * library may be waiting for (a nested ADD polling a timerfd).
  */
-static void atfork_prepare(void)
+void uep_timer_fork_prepare(void)
 {
+	pthread_once(&svc_once, svc_init);
 	pthread_mutex_lock(&svc.lock);
 	svc.forking = true;
 	while (svc.running) {
@@ -405,7 +404,7 @@ static void atfork_prepare(void)
 	}
 }
 
-static void atfork_parent(void)
+void uep_timer_fork_parent(void)
 {
 	svc.forking = false;
 	if (svc.started)
@@ -413,10 +412,11 @@ static void atfork_parent(void)
 	pthread_mutex_unlock(&svc.lock);
 }
 
-static void atfork_child(void)
+void uep_timer_fork_child(void)
 {
 	cw_atfork_child();
-	pthread_mutex_init(&svc.lock, NULL);
+	/* svc.lock is this thread's since the prepare, in the child too:
+	 * released, not re-initialised (TSan then sees it held forever). */
 	svc_init_conds();
 	svc.forking = false;
 	svc.started = false;
@@ -424,9 +424,7 @@ static void atfork_child(void)
 	svc.running = NULL;
 	svc.done_waiters = 0;
 	/* The child's copies of armed timers fire in the child too. */
-	if (svc.armed) {
-		pthread_mutex_lock(&svc.lock);
+	if (svc.armed)
 		svc_start_thread();
-		pthread_mutex_unlock(&svc.lock);
-	}
+	pthread_mutex_unlock(&svc.lock);
 }

@@ -81,6 +81,12 @@ int uep_timer_watch_clock(void (*fn)(void));
 
 /* For tests and statistics: armed timers now, and whether the thread exists. */
 long uep_timer_armed(void);
+
+/* fork (called by fs/fork.c's handlers, inside the library's locks):
+ * hold the service across it; the child gets a service of its own. */
+void uep_timer_fork_prepare(void);
+void uep_timer_fork_parent(void);
+void uep_timer_fork_child(void);
 bool uep_timer_thread_started(void);
 
 #endif

@@ -2,9 +2,13 @@
  * Stress: many threads on shared uepoll instances for STRESS_SECONDS,
  * checking while it runs:
  *
- *   lost wake-up   Per group, a producer writes one of K eventfds watched
- *                  by instance W (half ET, half LT, some ONESHOT), then
- *                  waits until a waiter harvested that write.  Two waiters
+ *   lost wake-up   Per group, a producer writes one of K objects watched
+ *                  by instance W (ET, LT, ONESHOT), then waits until a
+ *                  waiter harvested that write.  Group 0 watches
+ *                  in-process eventfds, groups 1 and 2 mix them with
+ *                  kernel eventfds and pipes (W's kernel half, and its
+ *                  link into P's), group 3 watches only kernel fds;
+ *                  every kind meets every mode.  Two waiters
  *                  sleep long (-1 or 10 s): one in W itself, one in a
  *                  parent P that watches W (nesting) and then harvests W
  *                  with timeout 0.  Only one write is outstanding per
@@ -17,10 +21,15 @@
  *                  MOD) returns, the old value is stamped with a sequence
  *                  number.  A waiter in D that began after the stamp must
  *                  never see the old value.
- *   crash, hang    Chaos threads do random ctl/wait/read/write/dup/close
- *                  on pipes, eventfds, timerfds and nested instances of
- *                  their own.  A watchdog aborts with every thread's state
- *                  when one stops making progress.
+ *   crash, hang    Chaos threads do random ctl/wait/read/write/dup/
+ *                  dup2/close on pipes, eventfds, timerfds, kernel pipes
+ *                  and eventfds, and nested instances of their own.  A
+ *                  watchdog aborts with every thread's state when one
+ *                  stops making progress.
+ *
+ * More workloads: stress_edges.c (poll vs close, signals, fork) and
+ * stress_kfd.c (kernel fds: the first one arriving while threads sleep,
+ * uepoll_poll over mixed sets, no kernel fd left open at the end).
  *
  * Exit status 0 and "stress: ok" when nothing was found.
  */
@@ -41,13 +50,13 @@
 #include "stress.h"
 #include "uepoll.h"
 
-#define NGROUPS 3
-#define KFDS 6 /* eventfds per group */
+#define NGROUPS 4
+#define KFDS 6 /* objects per group */
 #define NCHAOS 4
 #define POOL 48
 #define DTARGETS 8
 #define DEAD_RING (1 << 16)
-#define MAX_THREADS 32
+#define MAX_THREADS 48
 
 int64_t now_ns(void)
 {
@@ -75,7 +84,7 @@ void sleep_us(long us)
 static struct tstate threads[MAX_THREADS];
 static int nthreads;
 atomic_bool stop;
-static int64_t bound_ns;
+int64_t bound_ns;
 static int64_t hang_ns;
 
 void doing(struct tstate *t, const char *what, int fd)
@@ -123,9 +132,15 @@ void die(const char *fmt, ...)
 
 /* ---- lost wake-up groups (with ONESHOT) ---- */
 
+enum kind { IN_PROC, KERNEL_EFD, KERNEL_PIPE };
+static const char *const kind_name[] = {"eventfd", "kernel eventfd",
+                                        "kernel pipe"};
+
 struct group {
-	int w, p;            /* instance W, its parent P */
-	int efd[KFDS];       /* watched by W */
+	int w, p;      /* instance W, its parent P */
+	int efd[KFDS]; /* watched by W (a pipe's read end) */
+	int wfd[KFDS]; /* written by the producer */
+	enum kind kind[KFDS];
 	uint32_t mode[KFDS]; /* EPOLLET / EPOLLONESHOT / 0 */
 	_Atomic uint64_t written, harvested;
 	_Atomic int armed[KFDS];     /* ONESHOT: may fire */
@@ -165,13 +180,18 @@ static void harvest(struct tstate *t, struct group *gr, int g,
 				    g, i, (unsigned long long)d);
 		}
 		uint64_t v;
-		doing(t, "read(eventfd)", gr->efd[i]);
-		ssize_t r = uepoll_read(gr->efd[i], &v, sizeof(v));
+		char bytes[16];
+		bool pipe = gr->kind[i] == KERNEL_PIPE;
+		doing(t, "read(item)", gr->efd[i]);
+		ssize_t r = pipe ? uepoll_read(gr->efd[i], bytes, sizeof(bytes))
+		                 : uepoll_read(gr->efd[i], &v, sizeof(v));
 		done(t);
-		if (r == sizeof(v))
-			atomic_fetch_add(&gr->harvested, v);
+		if (r > 0)
+			atomic_fetch_add(&gr->harvested,
+			                 pipe ? (uint64_t)r : v);
 		else if (r != -1 || errno != EAGAIN)
-			die("read(eventfd): %zd errno %d", r, errno);
+			die("read(%s): %zd errno %d", kind_name[gr->kind[i]], r,
+			    errno);
 		if (gr->mode[i] & EPOLLONESHOT) {
 			/* Armed before the MOD: its event may come at once. */
 			pthread_mutex_lock(&gr->rearm[i]);
@@ -247,10 +267,13 @@ static void *producer(void *arg)
 	while (!atomic_load(&stop)) {
 		int i = (int)(rnd(&rs) % KFDS);
 		uint64_t one = 1;
+		bool pipe = gr->kind[i] == KERNEL_PIPE;
 		atomic_fetch_add(&gr->written, 1);
-		doing(t, "write(eventfd)", gr->efd[i]);
-		if (uepoll_write(gr->efd[i], &one, sizeof(one)) != 8)
-			die("write(eventfd): errno %d", errno);
+		doing(t, "write(item)", gr->wfd[i]);
+		if (uepoll_write(gr->wfd[i], &one, pipe ? 1 : 8) !=
+		    (pipe ? 1 : 8))
+			die("write(%s): errno %d", kind_name[gr->kind[i]],
+			    errno);
 		done(t);
 		/* Exactly one write outstanding: it must be harvested. */
 		int64_t t0 = now_ns();
@@ -265,9 +288,10 @@ static void *producer(void *arg)
 			if (atomic_load(&stop))
 				break;
 			if (now_ns() - t0 > bound_ns)
-				die("LOST WAKE-UP: group %d eventfd %d (%s%s) "
+				die("LOST WAKE-UP: group %d item %d (%s, %s%s) "
 				    "written, not harvested after %lld ms",
-				    g, i, gr->mode[i] & EPOLLET ? "ET" : "LT",
+				    g, i, kind_name[gr->kind[i]],
+				    gr->mode[i] & EPOLLET ? "ET" : "LT",
 				    gr->mode[i] & EPOLLONESHOT ? " ONESHOT"
 				                               : "",
 				    (long long)bound_ns / 1000000);
@@ -371,12 +395,13 @@ static void *del_waiter(void *arg)
 
 /* ---- chaos ---- */
 
-static _Atomic int pool[POOL]; /* descriptors, -1 for none */
+static _Atomic int pool[POOL];      /* descriptors, -1 for none */
+static _Atomic uint64_t chaos_kfds; /* kernel pipes and eventfds made */
 
 static void chaos_new(uint64_t *rs)
 {
 	int fds[2] = {-1, -1};
-	switch (rnd(rs) % 5) {
+	switch (rnd(rs) % 7) {
 	case 0:
 	case 1:
 		fds[0] = uepoll_create1(rnd(rs) % 2 ? EPOLL_CLOEXEC : 0);
@@ -398,7 +423,17 @@ static void chaos_new(uint64_t *rs)
 			uepoll_timerfd_settime(fds[0], 0, &its, NULL);
 		break;
 	}
+	case 5: /* kernel fds: into the chaos instances' kernel halves */
+		if (pipe2(fds, O_NONBLOCK | O_CLOEXEC))
+			fds[0] = fds[1] = -1;
+		break;
+	case 6:
+		fds[0] = eventfd((unsigned)(rnd(rs) % 2),
+		                 EFD_NONBLOCK | EFD_CLOEXEC);
+		break;
 	}
+	if (fds[0] >= 0 && fds[0] < UEPOLL_FD_BASE)
+		atomic_fetch_add(&chaos_kfds, 1);
 	for (int k = 0; k < 2; k++) {
 		if (fds[k] < 0)
 			continue;
@@ -407,6 +442,35 @@ static void chaos_new(uint64_t *rs)
 		if (old >= 0)
 			uepoll_close(old);
 	}
+}
+
+/*
+ * A pool entry for one operation.  A kernel fd is taken out of the pool
+ * meanwhile (*taken): closing a kernel fd that another thread is passing
+ * to a system call is the program's race, not the library's (TSan
+ * reports it), and its number could be reused under that thread by an
+ * fd another workload checks.  uepoll's own numbers stay shared: their
+ * close racing their use is the library's to get right.
+ */
+static int chaos_take(int slot, bool *taken)
+{
+	int fd = atomic_load(&pool[slot]);
+	*taken = false;
+	if (fd < 0 || fd >= UEPOLL_FD_BASE)
+		return fd;
+	if (!atomic_compare_exchange_strong(&pool[slot], &fd, -1))
+		return -1;
+	*taken = true;
+	return fd;
+}
+
+static void chaos_give(int slot, int fd, bool taken)
+{
+	if (!taken)
+		return;
+	int old = atomic_exchange(&pool[slot], fd);
+	if (old >= 0)
+		uepoll_close(old);
 }
 
 static void *chaos(void *arg)
@@ -425,9 +489,11 @@ static void *chaos(void *arg)
 	struct epoll_event ev[16];
 	memset(buf, 'x', sizeof(buf));
 	while (!atomic_load(&stop)) {
-		int a = atomic_load(&pool[rnd(&rs) % POOL]);
-		int b = atomic_load(&pool[rnd(&rs) % POOL]);
-		uint64_t op = rnd(&rs) % 20;
+		int sa = (int)(rnd(&rs) % POOL), sb = (int)(rnd(&rs) % POOL);
+		bool ta, tb = false;
+		int a = chaos_take(sa, &ta);
+		int b = sb == sa ? a : chaos_take(sb, &tb);
+		uint64_t op = rnd(&rs) % 21;
 		if (a < 0 && op >= 2)
 			op = 0;
 		switch (op) {
@@ -491,6 +557,22 @@ static void *chaos(void *arg)
 			uepoll_poll(pf, b >= 0 ? 2 : 1, 0);
 			break;
 		}
+		case 18: {
+			/*
+			 * Replace a pool entry's file (a kernel fd's, under
+			 * its registrations): taken out of the pool, so no
+			 * other thread closes it meanwhile.
+			 */
+			int slot = (int)(rnd(&rs) % POOL);
+			int old = atomic_exchange(&pool[slot], -1);
+			doing(t, "dup2", old);
+			if (old >= 0)
+				uepoll_dup2(a, old);
+			old = atomic_exchange(&pool[slot], old);
+			if (old >= 0)
+				uepoll_close(old);
+			break;
+		}
 		default: {
 			int slot = (int)(rnd(&rs) % POOL);
 			int old = atomic_exchange(&pool[slot], -1);
@@ -500,6 +582,8 @@ static void *chaos(void *arg)
 			break;
 		}
 		}
+		chaos_give(sa, a, ta);
+		chaos_give(sb, b, tb);
 		done(t);
 	}
 	return NULL;
@@ -529,7 +613,22 @@ static void setup_group(int g)
 	if (uepoll_ctl(gr->p, EPOLL_CTL_ADD, gr->w, &e))
 		die("nest W in P: errno %d", errno);
 	for (int i = 0; i < KFDS; i++) {
-		gr->efd[i] = uepoll_eventfd(0, EFD_NONBLOCK);
+		/* Groups 1 and 2 together, and 3 alone, give every kind
+		 * every mode (i % 3). */
+		gr->kind[i] = g == 0             ? IN_PROC
+		              : g == NGROUPS - 1 ? KERNEL_EFD + i % 2
+		                                 : (i + g * (i / 3)) % 3;
+		int fds[2];
+		if (gr->kind[i] == IN_PROC)
+			fds[0] = fds[1] = uepoll_eventfd(0, EFD_NONBLOCK);
+		else if (gr->kind[i] == KERNEL_EFD)
+			fds[0] = fds[1] = eventfd(0, EFD_NONBLOCK);
+		else if (pipe2(fds, O_NONBLOCK))
+			fds[0] = fds[1] = -1;
+		if (fds[0] < 0)
+			die("group %d item %d: errno %d", g, i, errno);
+		gr->efd[i] = fds[0];
+		gr->wfd[i] = fds[1];
 		gr->mode[i] = i % 3 == 0   ? EPOLLET
 		              : i % 3 == 1 ? 0
 		                           : EPOLLONESHOT;
@@ -558,6 +657,7 @@ int main(void)
 	long seconds = env_long("STRESS_SECONDS", 30);
 	bound_ns = env_long("STRESS_BOUND_MS", 2000) * 1000000;
 	hang_ns = env_long("STRESS_HANG_MS", 15000) * 1000000;
+	kfd_fds_snapshot();
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
@@ -589,6 +689,7 @@ int main(void)
 		spawn(chaos, name);
 	}
 	edges_start();
+	kfd_start();
 
 	int64_t t0 = now_ns(), end = t0 + (int64_t)seconds * 1000000000;
 	bool stopping = false;
@@ -599,6 +700,7 @@ int main(void)
 		sleep_us(100000);
 		int64_t now = now_ns();
 		edges_tick(now);
+		kfd_tick(now);
 		/* The watchdog: a call that does not come back is a hang. */
 		for (int i = 0; i < nthreads; i++) {
 			struct tstate *t = &threads[i];
@@ -639,13 +741,16 @@ int main(void)
 		}
 	}
 	double secs = (double)(now_ns() - t0) / 1e9;
-	uint64_t total = 0, writes = 0;
+	uint64_t total = 0, writes = 0, kwrites = 0;
 	for (int i = 0; i < nthreads; i++)
 		total += atomic_load(&threads[i].ops);
 	for (int g = 0; g < NGROUPS; g++)
 		writes += atomic_load(&groups[g].written);
+	for (int g = 1; g < NGROUPS; g++)
+		kwrites += atomic_load(&groups[g].written);
 
 	edges_finish();
+	kfd_finish();
 	/* Tear down: everything closes cleanly (leaks show under ASan). */
 	for (int i = 0; i < POOL; i++)
 		if (atomic_load(&pool[i]) >= 0)
@@ -653,6 +758,8 @@ int main(void)
 	for (int g = 0; g < NGROUPS; g++) {
 		for (int i = 0; i < KFDS; i++) {
 			uepoll_close(groups[g].efd[i]);
+			if (groups[g].wfd[i] != groups[g].efd[i])
+				uepoll_close(groups[g].wfd[i]);
 			pthread_mutex_destroy(&groups[g].rearm[i]);
 		}
 		uepoll_close(groups[g].stopfd);
@@ -662,11 +769,15 @@ int main(void)
 	for (int i = 0; i < DTARGETS; i++)
 		uepoll_close(dfd[i]);
 	uepoll_close(dep);
+	kfd_fds_check();
 	printf("stress: ok: %.1f s, %d threads, %llu ops (%.0f ops/s), "
-	       "%llu checked wake-ups (%.0f/s), %llu DEL/MOD stamps, "
-	       "0 failures\n",
+	       "%llu checked wake-ups (%.0f/s; %llu in groups with kernel "
+	       "fds), %llu DEL/MOD stamps, %llu kernel pipes and eventfds "
+	       "in the chaos pool, 0 failures\n",
 	       secs, nthreads, (unsigned long long)total, (double)total / secs,
 	       (unsigned long long)writes, (double)writes / secs,
-	       (unsigned long long)atomic_load(&dseq));
+	       (unsigned long long)kwrites,
+	       (unsigned long long)atomic_load(&dseq),
+	       (unsigned long long)atomic_load(&chaos_kfds));
 	return 0;
 }

@@ -1,6 +1,7 @@
 /*
- * What stress.c shares with the workloads in other files (stress_edges.c):
- * thread states for the watchdog, the stop flag, failure, randomness.
+ * What stress.c shares with the workloads in other files (stress_edges.c,
+ * stress_kfd.c): thread states for the watchdog, the stop flag, the
+ * lost wake-up bound, failure, randomness.
  */
 #ifndef STRESS_H
 #define STRESS_H
@@ -20,6 +21,7 @@ struct tstate {
 };
 
 extern atomic_bool stop;
+extern int64_t bound_ns; /* STRESS_BOUND_MS: a wake-up later is lost */
 int64_t now_ns(void);
 uint64_t rnd(uint64_t *s);
 void sleep_us(long us);
@@ -38,5 +40,16 @@ struct tstate *spawn(void *(*fn)(void *), const char *name);
 void edges_start(void);
 void edges_tick(int64_t now);
 void edges_finish(void);
+
+/*
+ * The kernel-half workloads (stress_kfd.c): a kernel fd arriving while
+ * threads sleep, uepoll_poll over mixed sets, and the check that no kernel fd
+ * is left open (kfd_fds_snapshot first thing in main, kfd_fds_check last).
+ */
+void kfd_start(void);
+void kfd_tick(int64_t now);
+void kfd_finish(void);
+void kfd_fds_snapshot(void);
+void kfd_fds_check(void);
 
 #endif

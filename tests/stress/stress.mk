@@ -1,9 +1,12 @@
 # Stress (issue 6): make stress [STRESS_SECONDS=30] [BUILD=asan|tsan].
+# The workloads: the header comments of stress.c, stress_edges.c and
+# stress_kfd.c (the kernel half).
 # Other knobs (environment): STRESS_BOUND_MS (lost wake-up bound, 2000),
 # STRESS_HANG_MS (watchdog, 15000).
 STRESS_SECONDS ?= 30
 
-STRESS_SRC := tests/stress/stress.c tests/stress/stress_edges.c
+STRESS_SRC := tests/stress/stress.c tests/stress/stress_edges.c \
+	tests/stress/stress_kfd.c
 $(B)/t/stress: $(STRESS_SRC) tests/stress/stress.h $(B)/libuepoll.a include/uepoll.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iinclude -o $@ $(STRESS_SRC) $(B)/libuepoll.a $(LDLIBS)

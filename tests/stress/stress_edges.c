@@ -26,7 +26,15 @@
  *   fork            Every 2 s the watchdog thread forks; the child writes
  *                   its copy of an eventfd that a parent thread sleeps on,
  *                   must see it through its copy of the instance, uses
- *                   fresh objects, closes its copies and exits 0.
+ *                   fresh objects, closes its copies and exits 0.  A
+ *                   second instance K has a kernel half (a kernel
+ *                   eventfd and an in-process one), and a parent thread
+ *                   sleeps in it: the child sleeps in its copy of K (in
+ *                   ppoll on the shared kernel half), then writes its
+ *                   copy of the in-process eventfd and must see it
+ *                   through K; meanwhile the parent writes one of the
+ *                   two, and its thread must read that within
+ *                   STRESS_BOUND_MS (the child must not steal it).
  */
 #include <errno.h>
 #include <signal.h>
@@ -226,6 +234,51 @@ static void *pp_player(void *arg)
 static int fk_ep, fk_efd;
 static int64_t fk_next;
 static uint64_t fk_forks;
+/* K: a kernel eventfd (data 1) and an in-process one (data 2). */
+static int fk_kep, fk_kefd, fk_uefd;
+static _Atomic uint64_t fk_kwritten, fk_kread;
+
+/* The parent's thread in K: reads whatever K reports. */
+static void *fk_ksleeper(void *arg)
+{
+	struct tstate *t = arg;
+	struct epoll_event out[4];
+	while (!atomic_load(&stop)) {
+		doing(t, "epoll_wait(K, long)", fk_kep);
+		int n = uepoll_wait(fk_kep, out, 4, 10000);
+		done(t);
+		if (n < 0)
+			die("fork K sleeper: errno %d", errno);
+		for (int i = 0; i < n; i++) {
+			uint64_t v;
+			int fd = out[i].data.u64 == 1 ? fk_kefd : fk_uefd;
+			if (uepoll_read(fd, &v, 8) == 8)
+				atomic_fetch_add(&fk_kread, v);
+		}
+	}
+	return NULL;
+}
+
+/* The child in K: a sleep in the shared kernel half, then its own event
+ * through its copy (the parent's kernel eventfd may show: not read). */
+static int fk_child_k(void)
+{
+	uint64_t one = 1;
+	struct epoll_event out[4];
+	if (uepoll_wait(fk_kep, out, 4, 5) < 0 ||
+	    uepoll_write(fk_uefd, &one, 8) != 8)
+		return 4;
+	int64_t end = now_ns() + 2000000000;
+	while (now_ns() < end) {
+		int n = uepoll_wait(fk_kep, out, 4, 100);
+		if (n < 0)
+			return 5;
+		for (int i = 0; i < n; i++)
+			if (out[i].data.u64 == 2)
+				return 0;
+	}
+	return 6;
+}
 
 static void *fk_sleeper(void *arg)
 {
@@ -252,6 +305,9 @@ static int fk_child(void)
 		return 1;
 	if (uepoll_wait(fk_ep, out, 2, 2000) != 1)
 		return 2;
+	int k = fk_child_k();
+	if (k)
+		return k;
 	int ep = uepoll_create1(0), efd = uepoll_eventfd(0, EFD_NONBLOCK);
 	struct epoll_event e = {EPOLLIN, {.u64 = 3}};
 	if (ep < 0 || efd < 0 || uepoll_ctl(ep, EPOLL_CTL_ADD, efd, &e) ||
@@ -261,6 +317,9 @@ static int fk_child(void)
 	uepoll_close(ep);
 	uepoll_close(fk_efd);
 	uepoll_close(fk_ep);
+	uepoll_close(fk_uefd);
+	uepoll_close(fk_kefd);
+	uepoll_close(fk_kep);
 	return 0;
 }
 
@@ -271,6 +330,12 @@ static void fk_fork(void)
 		die("fork: errno %d", errno);
 	if (pid == 0)
 		_exit(fk_child());
+	/* The parent's own event in K, while the child uses its copy. */
+	uint64_t one = 1;
+	int64_t tw = now_ns();
+	atomic_fetch_add(&fk_kwritten, 1);
+	if (uepoll_write(fk_forks % 2 ? fk_kefd : fk_uefd, &one, 8) != 8)
+		die("fork: write K: errno %d", errno);
 	int st;
 	int64_t t0 = now_ns();
 	while (waitpid(pid, &st, WNOHANG) == 0) {
@@ -282,6 +347,14 @@ static void fk_fork(void)
 	}
 	if (!WIFEXITED(st) || WEXITSTATUS(st))
 		die("fork: the child failed (status %#x)", st);
+	while (atomic_load(&fk_kread) != atomic_load(&fk_kwritten)) {
+		if (now_ns() - tw > bound_ns)
+			die("LOST WAKE-UP: fork: the parent's %s eventfd in K "
+			    "not read after %lld ms",
+			    fk_forks % 2 ? "kernel" : "in-process",
+			    (long long)bound_ns / 1000000);
+		sleep_us(100);
+	}
 	fk_forks++;
 }
 
@@ -310,6 +383,16 @@ void edges_start(void)
 	if (fk_ep < 0 || fk_efd < 0 ||
 	    uepoll_ctl(fk_ep, EPOLL_CTL_ADD, fk_efd, &e))
 		die("fork setup: errno %d", errno);
+	fk_kep = uepoll_create1(0);
+	fk_kefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	fk_uefd = uepoll_eventfd(0, EFD_NONBLOCK);
+	struct epoll_event ek = {EPOLLIN, {.u64 = 1}};
+	if (fk_kep < 0 || fk_kefd < 0 || fk_uefd < 0 ||
+	    uepoll_ctl(fk_kep, EPOLL_CTL_ADD, fk_kefd, &ek))
+		die("fork K setup: errno %d", errno);
+	ek.data.u64 = 2;
+	if (uepoll_ctl(fk_kep, EPOLL_CTL_ADD, fk_uefd, &ek))
+		die("fork K setup: errno %d", errno);
 	fk_next = now_ns() + 2000000000;
 	spawn(pc_poller, "pc-poll0");
 	spawn(pc_poller, "pc-poll1");
@@ -319,6 +402,7 @@ void edges_start(void)
 	spawn(sig_ticker, "sig-ticker");
 	spawn(sr_replacer, "sig-replace");
 	spawn(fk_sleeper, "fork-sleep");
+	spawn(fk_ksleeper, "fork-ksleep");
 	pp_efd[0] = uepoll_eventfd(0, EFD_NONBLOCK);
 	pp_efd[1] = uepoll_eventfd(0, EFD_NONBLOCK);
 	if (pp_efd[0] < 0 || pp_efd[1] < 0)
@@ -346,6 +430,7 @@ void edges_tick(int64_t now)
 	if (atomic_load(&stop) && !woke) {
 		uint64_t one = 1;
 		uepoll_write(fk_efd, &one, 8);
+		uepoll_write(fk_uefd, &one, 8); /* K's sleeper leaves */
 		uepoll_write(pp_efd[0], &one, 8);
 		uepoll_write(pp_efd[1], &one, 8);
 		woke = true;
@@ -374,12 +459,17 @@ void edges_finish(void)
 	uepoll_close(sig_efd);
 	uepoll_close(fk_ep);
 	uepoll_close(fk_efd);
+	uepoll_close(fk_kep);
+	uepoll_close(fk_kefd);
+	uepoll_close(fk_uefd);
 	uepoll_close(pp_efd[0]);
 	uepoll_close(pp_efd[1]);
 	printf("stress: edges: %llu polls racing %llu closes, %llu signals "
 	       "sent, %llu eventfd writes from handlers (all read back), "
 	       "%llu more racing %llu replacements of their eventfd, "
-	       "%llu masked pwaits, %llu forks, %llu poll ping-pong rounds\n",
+	       "%llu masked pwaits, %llu forks (the parent's event in the "
+	       "kernel-half instance read back each time), %llu poll "
+	       "ping-pong rounds\n",
 	       (unsigned long long)atomic_load(&pc_polls),
 	       (unsigned long long)atomic_load(&pc_closes),
 	       (unsigned long long)atomic_load(&sig_sent),

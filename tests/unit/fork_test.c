@@ -191,3 +191,67 @@ TEST_T(fork_repeatedly_while_timers_run_and_threads_work, 60)
 	uepoll_close(ep);
 	uepoll_close(sep);
 }
+
+static atomic_bool nest_stop;
+static int nest_c, nest_t;
+
+/* ADD C to P: the full check of an instance's ADD polls C, so T. */
+static void *nest_adder(void *arg)
+{
+	(void)arg;
+	int p = uepoll_create1(0);
+	struct epoll_event e = {.events = EPOLLIN, .data.u64 = 1};
+	while (!atomic_load(&nest_stop)) {
+		uepoll_ctl(p, EPOLL_CTL_ADD, nest_c, &e);
+		uepoll_ctl(p, EPOLL_CTL_DEL, nest_c, NULL);
+	}
+	uepoll_close(p);
+	return NULL;
+}
+
+/* Re-arm T from its read and its settime: both arm under T's lock. */
+static void *nest_rearmer(void *arg)
+{
+	(void)arg;
+	struct itimerspec its = {{0, 50000}, {0, 50000}};
+	while (!atomic_load(&nest_stop)) {
+		uint64_t v;
+		uepoll_read(nest_t, &v, 8);
+		uepoll_timerfd_settime(nest_t, 0, &its, NULL);
+	}
+	return NULL;
+}
+
+/*
+ * Forks while one thread ADDs an instance C (which watches a periodic
+ * timerfd T) to another, and a second thread reads and re-arms T: the
+ * fork's handlers must not wait for the ADD's lock while holding the lock
+ * the re-arm needs (a deadlock: the fork never returns).
+ */
+TEST_T(fork_while_nested_add_polls_a_rearming_timerfd, 40)
+{
+#ifdef __SANITIZE_THREAD__
+	SKIP("TSan cannot start a thread in the child of a threaded fork");
+#endif
+	nest_c = uepoll_create1(0);
+	nest_t = uepoll_timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	struct itimerspec its = {{0, 50000}, {0, 50000}};
+	ASSERT_OK(uepoll_timerfd_settime(nest_t, 0, &its, NULL));
+	struct epoll_event e = {.events = EPOLLIN, .data.u64 = 2};
+	ASSERT_OK(uepoll_ctl(nest_c, EPOLL_CTL_ADD, nest_t, &e));
+	pthread_t adder, rearmer;
+	ASSERT_EQ(pthread_create(&adder, NULL, nest_adder, NULL), 0);
+	ASSERT_EQ(pthread_create(&rearmer, NULL, nest_rearmer, NULL), 0);
+	for (int round = 0; round < 300; round++) {
+		pid_t pid = fork();
+		ASSERT_GE(pid, 0);
+		if (pid == 0)
+			_exit(0);
+		ASSERT_EQ(child_status(pid), 0);
+	}
+	atomic_store(&nest_stop, true);
+	pthread_join(adder, NULL);
+	pthread_join(rearmer, NULL);
+	uepoll_close(nest_t);
+	uepoll_close(nest_c);
+}
