@@ -47,6 +47,18 @@ UEPOLL_API int uepoll_create(int size)
 	return uepoll_create1(0);
 }
 
+/* A kernel epfd and a uepoll target: do_epoll_ctl's checks, in order. */
+static int kernel_epfd_uepoll_fd(int epfd, int fd)
+{
+	if (uep_kfd_check_fd(epfd))
+		return -EBADF;
+	struct uepoll_file *tf = uep_fget(fd);
+	if (!tf)
+		return -EBADF;
+	uep_file_put(tf);
+	return uep_kfd_foreign_target(epfd);
+}
+
 UEP_HOT UEPOLL_API int uepoll_ctl(int epfd, int op, int fd,
                                   struct epoll_event *event)
 {
@@ -59,9 +71,13 @@ UEP_HOT UEPOLL_API int uepoll_ctl(int epfd, int op, int fd,
 		memcpy(&ev, event, sizeof(ev));
 	}
 	/* A kernel epoll instance is the kernel's business. */
-	if (!uep_is_uepoll_fd(epfd) && epfd >= 0)
+	if (!uep_is_uepoll_fd(epfd) && epfd >= 0) {
+		if (UEP_UNLIKELY(uep_is_uepoll_fd(fd)))
+			return (int)uep_ret_errno(
+			        kernel_epfd_uepoll_fd(epfd, fd));
 		return epoll_ctl(epfd, op, fd,
 		                 op != EPOLL_CTL_DEL ? &ev : NULL);
+	}
 	int kfd;
 	struct uepoll_file *epf = uep_fget_epoll(epfd, &kfd);
 	if (UEP_UNLIKELY(epf == UEP_FILE_KERNEL_EPOLL)) {

@@ -102,6 +102,18 @@ int uep_kfd_probe(int fd)
 	return r == -EBADF || r == -EPERM ? r : 0;
 }
 
+int uep_kfd_foreign_target(int epfd)
+{
+	/* An epoll answers the DEL of a fd it does not hold with ENOENT,
+	 * anything else with EINVAL: ask with a fresh eventfd. */
+	int probe = eventfd(0, EFD_CLOEXEC);
+	if (probe < 0)
+		return -EBADF;
+	int r = uep_kfd_ctl(epfd, EPOLL_CTL_DEL, probe, NULL);
+	close(probe);
+	return r == -EINVAL ? -EINVAL : -EBADF;
+}
+
 static uint64_t secret;
 static pthread_once_t secret_once = PTHREAD_ONCE_INIT;
 

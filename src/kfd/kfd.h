@@ -60,6 +60,13 @@ int uep_kfd_check_fd(int fd);
  * scratch kernel epoll (error paths only).
  */
 int uep_kfd_probe(int fd);
+/*
+ * epoll_ctl's errno for open kernel fd epfd given a valid target the
+ * kernel cannot name (an in-process object): EINVAL if epfd is no epoll
+ * (the kernel's answer), else EBADF (a kernel epoll cannot hold it: to the
+ * kernel the number does not exist).
+ */
+int uep_kfd_foreign_target(int epfd);
 
 /*
  * The data word of uepoll's own registrations in a kernel half (a nested

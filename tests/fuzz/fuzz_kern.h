@@ -103,9 +103,9 @@ FZ_FN void fz_copy(struct fz_state *s, int d, int src, int kfd, int ufd)
 }
 
 /*
- * An instance that takes kernel fds only is not offered a live other; nor
- * is a kernel fd that is no epoll (uepoll_ctl passes it to the kernel,
- * which cannot name the other: EBADF where the kernel says EINVAL).
+ * An instance that takes kernel fds only is not offered a live other (a
+ * kernel epoll cannot name it: EBADF where the kernel's own target
+ * succeeds); a kernel fd that is no epoll is (EINVAL on both sides).
  * Steered around (avoid_known): a kernel epoll into an instance named by
  * its uepoll number, whose depth check does not count it (open,
  * fuzz_found_nested_kernel_epoll_counts_in_depth).
@@ -123,7 +123,7 @@ FZ_FN bool fz_kdomain_skip(struct fz_state *s, int e, int t)
 	if (s->slot[t].ukern)
 		return false;
 	if (s->slot[e].kind != FZ_EPOLL)
-		return s->slot[e].ukern;
+		return false;
 	return s->slot[e].obj && s->obj[s->slot[e].obj].kdomain;
 }
 
