@@ -6,10 +6,10 @@
  * Buffer accounting follows the kernel closely because OUT readiness depends
  * on it: every queued buffer charges its sender's wmem_alloc with the
  * kernel's truesize (slab bucket of head + shared info, plus the sk_buff,
- * plus page fragments), a send may allocate while wmem_alloc < sndbuf, and
- * the socket is writable while (wmem_alloc + 1) * 4 <= sndbuf.  Freeing a
- * buffer wakes its sender with OUT when it is writable (unix_write_space):
- * that is the sender's edge for ET.
+ * plus page fragments, whole pages), a send may allocate while wmem_alloc <
+ * sndbuf, and the socket is writable while (wmem_alloc + 1) * 4 <= sndbuf.
+ * Freeing a buffer wakes its sender with OUT when it is writable
+ * (unix_write_space): that is the sender's edge for ET.
  */
 #include "net/socket.h"
 
@@ -31,11 +31,13 @@ static long kmalloc_bucket(long n)
 #define SKB_SHINFO 320 /* SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) */
 #define SKB_STRUCT 256 /* SKB_DATA_ALIGN(sizeof(struct sk_buff)) */
 
+/* Fragments come in whole pages (alloc_skb_with_frags charges each). */
 long uep_unix_truesize(int type, size_t head, size_t data_len)
 {
 	(void)type;
+	long frags = ((long)data_len + 4095) & ~4095L;
 	return kmalloc_bucket(SKB_DATA_ALIGN((long)head) + SKB_SHINFO) +
-	       SKB_STRUCT + (long)data_len;
+	       SKB_STRUCT + frags;
 }
 
 struct uep_skb *uep_skb_alloc(struct uep_sock *owner, size_t len,

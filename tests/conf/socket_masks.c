@@ -191,6 +191,22 @@ TEST(sock_stream_bulk_capacity)
 	ASSERT_EQ(sk_fill(sv[0], 100000), 236544);
 }
 
+/*
+ * A send just over a page-sized head goes wholly into page fragments,
+ * and each fragment charges the sender a whole page: 3777-byte sends
+ * fill the buffer after as many sends as 4096-byte ones.
+ */
+TEST(sock_stream_fragment_charges_whole_pages)
+{
+	int sv[2], tv[2];
+	sk_pair(SOCK_STREAM, sv);
+	sk_pair(SOCK_STREAM, tv);
+	long odd = sk_fill(sv[0], 3777), page = sk_fill(tv[0], 4096);
+	ASSERT_GT(page, 0);
+	ASSERT_EQ(odd % 3777, 0); /* one buffer a send, none cut short */
+	ASSERT_EQ(odd / 3777, page / 4096);
+}
+
 TEST(sock_dgram_bulk_capacity)
 {
 	int sv[2];
