@@ -161,8 +161,6 @@ void uep_ep_set_fast_fd(struct uepoll_file *f, int fd)
  */
 void uep_ep_kfd_mixed(struct uep_eventpoll *ep)
 {
-	if (!atomic_load_explicit(&ep->kernel_only, memory_order_relaxed))
-		return;
 	atomic_store_explicit(&ep->kernel_only, false, memory_order_relaxed);
 	if (ep->fast_fd >= 0)
 		uep_fd_clear_kernel_epoll(ep->fast_fd, ep->file);

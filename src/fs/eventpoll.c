@@ -680,7 +680,10 @@ int uep_ep_ctl(struct uepoll_file *epf, int op, struct uepoll_file *tf, int fd,
 	case EPOLL_CTL_ADD:
 		epi = ep_find_link(ep, tf, fd, &at);
 		if (!epi) {
-			uep_ep_kfd_mixed(ep);
+			/* The ADD path pays one load, no call. */
+			if (UEP_UNLIKELY(atomic_load_explicit(
+			            &ep->kernel_only, memory_order_relaxed)))
+				uep_ep_kfd_mixed(ep);
 			ev->events |= EPOLLERR | EPOLLHUP;
 			error = ep_insert(ep, ev, tf, fd, &at);
 			if (!error && nested)

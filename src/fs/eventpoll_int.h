@@ -164,7 +164,7 @@ int uep_ep_kfd_filter(struct uep_eventpoll *ep, struct epoll_event *events,
 /* ep->wfd of a forked child (ep_kfd.c). */
 #define WFD_FOREIGN (-2)
 int uep_ep_kfd_wake(struct uep_eventpoll *ep);
-/* An in-process item joins ep: no longer kernel-only.  mtx held. */
+/* An in-process item joins kernel-only ep: no longer so.  mtx held. */
 void uep_ep_kfd_mixed(struct uep_eventpoll *ep);
 /* The instance is going: its kernel half too (if it owns it). */
 void uep_ep_kfd_release(struct uep_eventpoll *ep);
